@@ -1,0 +1,27 @@
+"""The benchmark's Celery app (``celery -A bench.celery_app worker``): Redis broker in
+database 0, Redis result backend in database 1, everything else Celery's defaults."""
+
+from __future__ import annotations
+
+import time
+
+from celery import Celery
+
+from bench.common import CELERY_QUEUE, CELERY_RESULT_DB, SLEEP_SECONDS, redis_url
+
+app = Celery("bench_celery", broker=redis_url(0), backend=redis_url(CELERY_RESULT_DB))
+app.conf.update(
+    task_default_queue=CELERY_QUEUE,
+    broker_connection_retry_on_startup=True,
+)
+
+
+@app.task(name="bench.noop")
+def noop(i: int) -> int:
+    return i
+
+
+@app.task(name="bench.sleep")
+def sleep(i: int) -> int:
+    time.sleep(SLEEP_SECONDS)  # cooperative under -P gevent (Celery monkey-patches)
+    return i

@@ -1,0 +1,169 @@
+"""Machine facts and the Markdown table."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import re
+import subprocess
+from importlib import metadata
+
+from bench.scenarios import Row, Settings
+
+TIMES = "\u00d7"  # the multiplication sign
+
+PACKAGES = (
+    "celeriac",
+    "celery",
+    "kombu",
+    "billiard",
+    "streaq",
+    "coredis",
+    "redis",
+    "anyio",
+    "uvloop",
+    "gevent",
+)
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def redis_version() -> str:
+    try:
+        out = subprocess.run(
+            ["redis-server", "--version"], check=False, capture_output=True, text=True, timeout=10
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    match = re.search(r"v=(\S+)", out)
+    return match.group(1) if match else out.strip()
+
+
+def version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def machine_info() -> list[str]:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    packages = ", ".join(f"{name} {version(name)}" for name in PACKAGES)
+    return [
+        f"- date: {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- CPU: {cpu_model()}, {os.cpu_count()} cores; load average at start {load}",
+        f"- Python {platform.python_version()} ({platform.python_implementation()}), "
+        f"redis-server {redis_version()}, {platform.system()} {platform.release()}",
+        f"- packages: {packages}",
+    ]
+
+
+def _fmt(value: float | None, digits: int) -> str:
+    return "" if value is None else f"{value:,.{digits}f}"
+
+
+def _ratio(row: Row, rows: list[Row]) -> str:
+    ref = next(
+        (r for r in rows if r.scenario == row.scenario and r.variant.key == row.variant.ref),
+        None,
+    )
+    if ref is None or ref is row or row.error or ref.error:
+        return ""
+    if row.scenario == "latency":
+        if not (ref.p50 and row.p50 and ref.p99 and row.p99):
+            return ""
+        return f"{row.p50 / ref.p50:.2f}{TIMES} (p99 {row.p99 / ref.p99:.2f}{TIMES})"
+    if not (ref.rate and row.rate):
+        return ""
+    return f"{ref.rate / row.rate:.2f}{TIMES}"
+
+
+def commands_table(rows: list[Row], settings: Settings) -> list[str]:
+    rows = [r for r in rows if r.scenario == "commands"]
+    if not rows:
+        return []
+    lines = [
+        f"Redis traffic per task while one worker drains {settings.commands_n:,} no-op tasks "
+        "(counted with MONITOR; the probe's own commands left out):",
+        "",
+        "| system | commands sent / task | commands run / task | most frequent (per task) |",
+        "|---|--:|--:|---|",
+    ]
+    for row in rows:
+        if row.error:
+            lines.append(f"| {row.variant.label} | — | — | **{row.error}** |")
+            continue
+        cells = [row.variant.label, _fmt(row.round_trips, 3), _fmt(row.commands, 2)]
+        lines.append("| " + " | ".join([*cells, "; ".join(row.notes)]) + " |")
+    return [*lines, ""]
+
+
+def table(rows: list[Row], settings: Settings) -> list[str]:
+    lines = [
+        f"| scenario | system | tasks/s | p50 ms | p99 ms | celeriac {TIMES} | notes |",
+        "|---|---|--:|--:|--:|--:|---|",
+    ]
+    for row in rows:
+        if row.scenario == "commands":
+            continue
+        notes = [row.variant.note.format(batch=settings.batch)] if row.variant.note else []
+        notes += row.notes
+        if row.error:
+            notes.insert(0, f"**{row.error}**")
+        cells = [
+            row.scenario,
+            row.variant.label,
+            _fmt(row.rate, 0) if not row.error else "—",
+            _fmt(row.p50, 2),
+            _fmt(row.p99, 2),
+            _ratio(row, rows),
+            "; ".join(n for n in notes if n).replace("|", "/"),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def render(rows: list[Row], settings: Settings, info: list[str]) -> str:
+    s = settings
+    parts = [
+        "# celeriac vs Celery vs streaQ",
+        "",
+        *info,
+        f"- N: enqueue/drain {s.n:,}, sleep {s.sleep_n:,} (10 ms each), "
+        f"latency {s.latency_n:,} round trips",
+        "",
+        *table(rows, settings),
+        "",
+        *commands_table(rows, settings),
+        f"celeriac {TIMES} = celeriac's tasks/s ÷ the row's (latency: the row's ms ÷ celeriac's), "
+        "so above 1 means celeriac is better.",
+        "",
+        "How it is measured:",
+        "",
+        "- Each row runs on its own fresh redis-server (loopback, no persistence); every "
+        "producer runs in a subprocess of its own; task logging at WARNING.",
+        "- enqueue: the client's own clock around the send loop (100 warm-up sends "
+        "excluded); no worker running.",
+        "- drain / sleep: the tasks are enqueued first, then one worker process starts. "
+        "A probe reads the queue and the result count every 5 ms; t0 = the queue first "
+        "shrinks (start-up not counted), t1 = all N results stored; tasks/s = N / (t1 - t0).",
+        "- latency: worker warmed up (50 round trips), then sequential "
+        "enqueue → wait-for-result round trips from the client.",
+        '- commands: MONITOR reports each command with its source. "Sent" are the '
+        "commands the worker's connections send (each a round trip unless pipelined); "
+        '"run" adds those Lua scripts run inside Redis, which cost no round trip.',
+        "- Celery runs with its defaults (prefetch multiplier 4, acks early, json, Redis "
+        "result backend in database 1) plus --without-gossip/mingle/heartbeat.",
+        "",
+    ]
+    return "\n".join(parts)

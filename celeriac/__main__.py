@@ -1,0 +1,3 @@
+from celeriac.cli.main import main
+
+main()

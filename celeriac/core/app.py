@@ -1,0 +1,245 @@
+"""`App`: the task registry, the broker, the codec, and the producer on top of them."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, ParamSpec, Protocol, TypeVar, overload
+
+from .broker import DEFAULT_PRIORITY_STEPS, Broker, Outgoing, SyncBroker, broker_from_url
+from .codec import DEFAULT_MAX_SIZE, Codec
+from .errors import ConfigurationError, DecodeError, NotRegistered
+from .graph import check_cycles
+from .handle import Handle, SyncHandle
+from .keys import check_queue_name
+from .liveness import WorkerInfo
+from .logs import worker_logger as logger
+from .message import TaskMessage
+from .options import SendOptions
+from .result import revoked_record
+from .retry import RetryPolicy
+from .signing import SigningKeys, make_signer
+from .task import Task
+
+__all__ = ["DEFAULT_RESULT_TTL", "App"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+DEFAULT_RESULT_TTL = 24 * 3600.0
+REVOKE_TTL = 24 * 3600.0  # how long a revocation is remembered when results never expire
+
+
+class _TaskDecorator(Protocol):
+    @overload
+    def __call__(self, fn: Callable[P, Awaitable[R]]) -> Task[P, R]: ...
+    @overload
+    def __call__(self, fn: Callable[P, R]) -> Task[P, R]: ...
+
+
+class App:
+    """A celeriac application: where tasks are registered and sent from.
+
+    ``broker`` is a URL (``memory://``, ``redis://...``) or a broker object.
+    ``accept`` lists the serializers a worker will decode (default: just ``serializer``);
+    ``signing_keys`` turns signing on: the first key signs, all of them verify, and an
+    unsigned or tampered message is never run.
+    """
+
+    def __init__(
+        self,
+        broker: str | Broker = "memory://",
+        *,
+        main: str | None = None,
+        prefix: str = "celeriac",
+        serializer: str = "json",
+        accept: Iterable[str] | None = None,
+        signing_keys: SigningKeys | None = None,
+        result_ttl: float | None = DEFAULT_RESULT_TTL,
+        default_queue: str = "default",
+        priority_steps: Sequence[int] = DEFAULT_PRIORITY_STEPS,
+        max_message_size: int = DEFAULT_MAX_SIZE,
+    ) -> None:
+        self.main = main
+        if isinstance(broker, str):
+            broker = broker_from_url(broker, prefix=prefix, priority_steps=priority_steps)
+        self.broker: Broker = broker
+        self.codec = Codec(
+            serializer,
+            accept if accept is not None else (serializer,),
+            make_signer(signing_keys),
+            max_message_size,
+        )
+        self.result_ttl = result_ttl
+        self.default_queue = check_queue_name(default_queue)
+        self.tasks: dict[str, Task[Any, Any]] = {}
+        self._sync_broker: SyncBroker | None = None
+
+    def __repr__(self) -> str:
+        return f"<celeriac App {self.main or ''} broker={self.broker!r}>"
+
+    # -- registry -----------------------------------------------------------------------
+
+    @overload
+    def task(self, fn: Callable[P, Awaitable[R]], /) -> Task[P, R]: ...
+    @overload
+    def task(self, fn: Callable[P, R], /) -> Task[P, R]: ...
+    @overload
+    def task(
+        self,
+        fn: None = None,
+        /,
+        *,
+        name: str | None = None,
+        track_started: bool = False,
+        retry: RetryPolicy | None = None,
+        **options: Any,
+    ) -> _TaskDecorator: ...
+
+    def task(
+        self,
+        fn: Callable[..., Any] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        track_started: bool = False,
+        retry: RetryPolicy | None = None,
+        **options: Any,
+    ) -> Any:
+        """Register a function (``async def`` or plain) as a task.
+
+        Use bare (``@app.task``) or with options (``@app.task(queue="q", timeout=30)``);
+        the options are the defaults of :meth:`Task.options`. ``retry`` says which
+        exceptions retry the task by themselves and how long it waits (a
+        :class:`RetryPolicy`; by default only ``raise Retry(...)`` retries, with backoff).
+        """
+        defaults = SendOptions().merged(options)
+
+        def register(func: Callable[..., Any]) -> Task[Any, Any]:
+            task: Task[Any, Any] = Task(
+                self,
+                func,
+                name or self._task_name(func),
+                defaults,
+                track_started=track_started,
+                retry_policy=retry,
+            )
+            self.register(task)
+            return task
+
+        return register if fn is None else register(fn)
+
+    def _task_name(self, fn: Callable[..., Any]) -> str:
+        module = fn.__module__
+        if module == "__main__" and self.main:
+            module = self.main
+        return f"{module}.{fn.__name__}"
+
+    def register(self, task: Task[Any, Any]) -> None:
+        """Add a task to the registry; a different function under a taken name is an error."""
+        existing = self.tasks.get(task.name)
+        if existing is not None and existing.fn is not task.fn:
+            raise ConfigurationError(
+                f"task name {task.name!r} is already registered for {existing.fn!r}; "
+                "pass name= to tell them apart"
+            )
+        self.tasks[task.name] = task
+
+    def get_task(self, name: str) -> Task[Any, Any]:
+        try:
+            return self.tasks[name]
+        except KeyError:
+            raise NotRegistered(
+                f"no task named {name!r} is registered in this process; "
+                "is the module that defines it imported?"
+            ) from None
+
+    # -- producing ----------------------------------------------------------------------
+
+    def _outgoing(self, messages: Sequence[TaskMessage]) -> list[Outgoing]:
+        check_cycles(messages)
+        return [
+            Outgoing(
+                m.id,
+                m.queue,
+                m.priority,
+                m.encode(self.codec),
+                m.eta,
+                name=m.name,
+                parents=m.parents,
+                result_ttl=self.result_ttl,
+            )
+            for m in messages
+        ]
+
+    async def send(self, messages: Sequence[TaskMessage]) -> None:
+        """Send messages from async code, all in one round trip."""
+        await self.broker.send(self._outgoing(messages))
+
+    def send_sync(self, messages: Sequence[TaskMessage]) -> None:
+        """Send messages from sync code (thread-safe), all in one round trip."""
+        self.sync_broker.send(self._outgoing(messages))
+
+    async def enqueue_many(self, messages: Sequence[TaskMessage]) -> list[Handle[Any]]:
+        """Send many calls (``task.message(...)``) at once; handles in the same order."""
+        await self.send(messages)
+        return [Handle(self, m.id) for m in messages]
+
+    def enqueue_many_sync(self, messages: Sequence[TaskMessage]) -> list[SyncHandle[Any]]:
+        """Sync :meth:`enqueue_many`."""
+        self.send_sync(messages)
+        return [SyncHandle(self, m.id) for m in messages]
+
+    def handle(self, task_id: str) -> Handle[Any]:
+        """A handle on a task by id, for async code."""
+        return Handle(self, task_id)
+
+    def sync_handle(self, task_id: str) -> SyncHandle[Any]:
+        """A handle on a task by id, for sync code."""
+        return SyncHandle(self, task_id)
+
+    async def revoke(self, *tasks: str | Handle[Any] | SyncHandle[Any]) -> None:
+        """Revoke tasks (ids or handles): a queued or delayed task never runs, a running
+        ``async def`` task is cancelled and one in the process pool killed; a plain
+        function in the thread pool cannot be stopped: it sees ``current_task().revoked``.
+        Remembered for ``result_ttl`` (a day) so that workers started later honour it."""
+        ids = [t if isinstance(t, str) else t.id for t in tasks]
+        places = await self.broker.revoke(ids, self.result_ttl or REVOKE_TTL)
+        for task_id, place in zip(ids, places, strict=True):
+            if place:  # taken out before reaching a queue: record it here
+                record = revoked_record(task_id, f"revoked while {place}")
+                data = record.encode(self.codec)
+                await self.broker.store_result(task_id, record.state, data, self.result_ttl)
+
+    async def workers(self) -> list[WorkerInfo]:
+        """The workers alive now, with their queues, concurrency and counters."""
+        found = []
+        for data in await self.broker.workers():
+            try:
+                found.append(WorkerInfo.decode(data))
+            except DecodeError as exc:
+                logger.warning("Skipping a worker's unreadable info: %s", exc)
+        return sorted(found, key=lambda info: info.started)
+
+    @property
+    def sync_broker(self) -> SyncBroker:
+        if self._sync_broker is None:
+            self._sync_broker = self.broker.sync()
+        return self._sync_broker
+
+    # -- lifetime -----------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close this event loop's broker connections."""
+        await self.broker.aclose()
+
+    def close(self) -> None:
+        """Close the sync producer's connections."""
+        if self._sync_broker is not None:
+            self._sync_broker.close()
+            self._sync_broker = None
+
+    async def __aenter__(self) -> App:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

@@ -1,0 +1,61 @@
+"""Brokers: the `Broker` protocol, `RedisBroker`, `MemoryBroker`, and `broker_from_url`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from ..errors import ConfigurationError
+from ._connect import SCHEMES, safe_url
+from .base import (
+    DEFAULT_PRIORITY_STEPS,
+    Broker,
+    Completion,
+    DeadLetter,
+    Delivery,
+    Outgoing,
+    PrioritySteps,
+    QueueStats,
+    Recovery,
+    SyncBroker,
+)
+from .memory import MemoryBroker
+from .memory_sync import MemorySyncBroker
+from .redis import RedisBroker
+from .redis_sync import RedisSyncBroker
+
+__all__ = [
+    "DEFAULT_PRIORITY_STEPS",
+    "Broker",
+    "Completion",
+    "DeadLetter",
+    "Delivery",
+    "MemoryBroker",
+    "MemorySyncBroker",
+    "Outgoing",
+    "PrioritySteps",
+    "QueueStats",
+    "Recovery",
+    "RedisBroker",
+    "RedisSyncBroker",
+    "SyncBroker",
+    "broker_from_url",
+    "safe_url",
+]
+
+
+def broker_from_url(
+    url: str, *, prefix: str = "celeriac", priority_steps: Sequence[int] = DEFAULT_PRIORITY_STEPS
+) -> Broker:
+    """A broker for a ``memory://[name]`` URL, or a Redis one: ``redis://``,
+    ``rediss://``, ``unix://``, ``redis+sentinel://`` or ``redis+cluster://``."""
+    scheme = urlsplit(url).scheme
+    if scheme == "memory":
+        name = url.split("://", 1)[1].strip("/")
+        return MemoryBroker.named(name, priority_steps=priority_steps)
+    if scheme in SCHEMES:
+        return RedisBroker(url, prefix=prefix, priority_steps=priority_steps)
+    raise ConfigurationError(
+        f"unsupported broker URL {safe_url(url)!r}: use memory://, "
+        f"{', '.join(s + '://' for s in SCHEMES)}"
+    )

@@ -1,0 +1,123 @@
+"""What RedisBroker does differently on a Redis Cluster.
+
+A script may only touch keys of one slot there, and a queue's keys share one (its name
+is their hash tag), but a task's result and dependents sit on the task id's slot. So:
+
+* **Commits run in steps** (``commit_steps``): the operations of a batch are sorted into
+  the phases of :class:`~._lua.Commit` and each phase runs as one call per slot, the
+  calls of a phase at once. The graph's atomic step of a single Redis becomes a protocol
+  that is safe at every point:
+
+  1. CHECK: every parent outside the batch is known and unfinished (else
+     :class:`DependencyError`, before anything is written);
+  2. MARK: the PENDING markers;
+  3. WAIT: each child goes into its queue's waiting hash;
+  4. LINK: each child is added to its parents' dependents sets, on the parents' slots;
+     a parent that finished meanwhile answers with a notice to free the child;
+  5. WRITE: messages, delays and results; a final result reports its dependents
+     (the set stays);
+  6. FREE: the children reported in 4 and 5 are freed, on their queues' slots
+     (freeing twice does nothing);
+  7. FINISH: acknowledgements, nacks and dead letters, and the dependents sets of the
+     finished tasks are deleted.
+
+  Acknowledging last is what keeps it safe: a worker that dies anywhere before step 7
+  leaves its message unacknowledged, another worker runs the task again and its result
+  reports the same dependents again. What a single Redis does atomically is, on a
+  Cluster, at least once.
+
+* **Blocking reads run per queue** (``QueueReaders``): XREADGROUP may not span slots,
+  so a worker fetching several queues keeps one blocking read per queue; a read that
+  returns while the fetch that started it is already over keeps its messages for the
+  next fetch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Generator, Sequence
+from typing import Any
+
+from ..errors import DependencyError
+from ._lua import FREE, PHASES, Commit
+from .base import Delivery
+
+__all__ = ["QueueReaders", "commit_steps"]
+
+Calls = list[tuple[str, list[str], list[Any]]]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def commit_steps(commit: Commit) -> Generator[Calls, list[Any], None]:
+    """The calls of each step, in order; send each step's replies back in.
+
+    A generator so that the async broker and its sync twin share it: they differ only
+    in how they run the calls of a step.
+    """
+    for phase in PHASES:
+        calls = commit.phase(phase)
+        if not calls:
+            continue
+        replies = yield [("commit", keys, args) for keys, args in calls]
+        if phase >= FREE:
+            continue
+        for reply in replies:
+            for notice in reply or ():
+                kind, *rest = (_text(part) for part in notice)
+                if kind == "E":
+                    raise DependencyError(rest[0])
+                queue, child, parent, ok = rest
+                commit.free(queue, child, parent, ok == "1")
+
+
+Read = Callable[[str, str, int], Awaitable[list[Delivery]]]
+
+
+class QueueReaders:
+    """One blocking read per (consumer, queue), kept across fetches (one event loop).
+
+    ``read(queue, consumer, block_ms)`` is the blocking read of one queue. A read that
+    outlives the fetch that started it is not cancelled (its messages may be claimed
+    already): the next fetch of that consumer collects what it brought.
+    """
+
+    def __init__(self, read: Read) -> None:
+        self._read = read
+        self._running: dict[tuple[str, str], asyncio.Task[list[Delivery]]] = {}
+        self._kept: dict[str, list[Delivery]] = {}
+
+    def take(self, consumer: str, count: int) -> list[Delivery]:
+        """Messages already read for this consumer (at most ``count``)."""
+        for key, task in list(self._running.items()):
+            if key[0] == consumer and task.done():
+                del self._running[key]
+                self._kept.setdefault(consumer, []).extend(task.result())  # raises its error
+        kept = self._kept.get(consumer, [])
+        taken, self._kept[consumer] = kept[:count], kept[count:]
+        return taken
+
+    async def wait(
+        self, queues: Sequence[str], consumer: str, count: int, block_ms: int, wait_ms: int
+    ) -> list[Delivery]:
+        """Wait up to ``wait_ms`` for a message on any of these queues (a read started
+        here blocks up to ``block_ms``)."""
+        mine = []
+        for queue in queues:
+            task = self._running.get((consumer, queue))
+            if task is None:
+                task = asyncio.ensure_future(self._read(queue, consumer, block_ms))
+                self._running[consumer, queue] = task
+            mine.append(task)
+        await asyncio.wait(mine, timeout=wait_ms / 1000, return_when=asyncio.FIRST_COMPLETED)
+        return self.take(consumer, count)
+
+    async def aclose(self) -> None:
+        """Stop every read (a message one had claimed is recovered as a dead worker's)."""
+        tasks, self._running = list(self._running.values()), {}
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._kept.clear()

@@ -1,0 +1,291 @@
+"""The Lua scripts (files in ``lua/``) and the argument lists they take."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+
+from ..keys import GROUP, MESSAGE_FIELD, Keys
+from .base import Completion, Delivery, Outgoing, PrioritySteps
+
+__all__ = ["MS", "PHASES", "SCRIPTS", "Commit", "Key", "Script", "fetch_args"]
+
+MS = 1000  # Redis keeps due times and TTLs in whole milliseconds
+# states after which a task is done: its dependents are released (as in commit.lua)
+FINAL_STATES = frozenset({"SUCCESS", "FAILURE", "REVOKED", "REJECTED"})
+MAX_OPS_PER_CALL = 1000  # keeps each script run short, so Redis stays responsive
+PROMOTE_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class Script:
+    name: str
+    source: str
+    sha: str
+
+    @classmethod
+    def load(cls, name: str) -> Script:
+        source = resources.files(__package__).joinpath("lua").joinpath(f"{name}.lua").read_text()
+        return cls(name, source, hashlib.sha1(source.encode()).hexdigest())
+
+
+SCRIPTS = {
+    name: Script.load(name)
+    for name in ("fetch", "commit", "requeue", "heartbeat", "reclaim", "worker", "revoke")
+}
+
+
+def delayed_member(step: int, task_id: str) -> str:
+    return f"{step}:{task_id}"
+
+
+class Key(str):
+    """An operation's key argument: the call passes it in KEYS and names it by index."""
+
+    __slots__ = ()
+
+    @property
+    def tag(self) -> str:
+        """The hash tag (every celeriac key has one): keys with the same tag share a slot."""
+        start = self.index("{") + 1
+        return self[start : self.index("}", start)]
+
+
+Part = str | bytes | int
+
+# On a Cluster each operation runs in one of these steps, in this order; within a step,
+# one call per slot, the calls of a step at the same time (see _cluster.py).
+CHECK, MARK, WAIT, LINK, WRITE, FREE, FINISH = range(7)
+PHASES = (CHECK, MARK, WAIT, LINK, WRITE, FREE, FINISH)
+
+
+@dataclass
+class _Op:
+    phase: int
+    parts: tuple[Part | Key, ...]
+    # an acknowledgement (stream, start counts, entry id): merged with the others of
+    # its stream at the end of the call
+    ack: tuple[Key, Key, str] | None = None
+
+    @property
+    def tag(self) -> str:
+        first = self.ack[0] if self.ack else next(p for p in self.parts if isinstance(p, Key))
+        return first.tag
+
+
+@dataclass
+class _Call:
+    keys: list[str] = field(default_factory=list)
+    index: dict[str, int] = field(default_factory=dict)
+    args: list[Part] = field(default_factory=list)
+    acks: dict[tuple[int, int], list[str]] = field(default_factory=dict)
+    ops: int = 0
+
+    def _k(self, key: Key) -> int:
+        index = self.index.get(key)
+        if index is None:
+            self.keys.append(str(key))
+            index = self.index[key] = len(self.keys)
+        return index
+
+    def add(self, op: _Op) -> None:
+        self.ops += 1
+        if op.ack is not None:
+            stream, starts, entry_id = op.ack
+            self.acks.setdefault((self._k(stream), self._k(starts)), []).append(entry_id)
+            return
+        self.args.extend(self._k(p) if isinstance(p, Key) else p for p in op.parts)
+
+    def argv(self, head: list[Part]) -> list[Part]:
+        """ARGV with the acknowledgements last, one operation per stream (the call is
+        atomic, so where they stand inside it does not matter)."""
+        tail: list[Part] = []
+        for (key, starts), ids in self.acks.items():
+            tail += ["A", key, starts, len(ids), *ids]
+        return [*head, *self.args, *tail]
+
+
+class Commit:
+    """Builds commit.lua calls (see its header).
+
+    On a single Redis (``linked``) the operations of each public method stay in one call,
+    so they apply together; large batches split into several calls. On a Cluster the
+    operations are sorted into steps (``PHASES``) and, within a step, into one call per
+    hash tag; the graph's cross-slot work becomes the ops C, K and F.
+    """
+
+    def __init__(self, keys: Keys, steps: PrioritySteps, *, linked: bool = True) -> None:
+        self.keys = keys
+        self.steps = steps
+        self.linked = linked
+        self.groups: list[list[_Op]] = []
+        self._sent: set[str] = set()
+
+    # -- recording --------------------------------------------------------------------
+
+    def _group(self) -> None:
+        """Start a group of operations that apply together (on a single Redis)."""
+        self.groups.append([])
+
+    def _op(self, phase: int, *parts: Part | Key) -> None:
+        self.groups[-1].append(_Op(phase, parts))
+
+    def result(
+        self, task_id: str, state: str, data: bytes | None, ttl: float | None, final: bool
+    ) -> None:
+        self._group()
+        self._result(task_id, state, data, ttl, final)
+
+    def _result(
+        self, task_id: str, state: str, data: bytes | None, ttl: float | None, final: bool
+    ) -> None:
+        key, deps = Key(self.keys.result(task_id)), Key(self.keys.deps(task_id))
+        self._op(WRITE, "R", key, deps, _ttl(ttl), state, data or b"", "1" if final else "0")
+        if final and not self.linked:  # the dependents, once freed (see 'R' in commit.lua)
+            self._op(FINISH, "Z", deps)
+
+    def send(self, item: Outgoing) -> None:
+        self._group()
+        self._send(item)
+
+    def _send(self, item: Outgoing) -> None:
+        step = self.steps.step_for(item.priority)
+        marker_ttl = _ttl(
+            item.result_ttl and item.result_ttl + max(0.0, (item.due or 0) - time.time())
+        )
+        result = Key(self.keys.result(item.id))
+        self._op(MARK, "P", result, marker_ttl, item.id, item.queue, item.name)
+        if item.parents:
+            self._wait(item, step)
+        elif item.due is None:
+            self._op(WRITE, "X", Key(self.keys.stream(item.queue, step)), item.data)
+        else:
+            zset = Key(self.keys.delayed(item.queue))
+            data = Key(self.keys.delayed_data(item.queue))
+            wake = Key(self.keys.wake(item.queue))
+            member = delayed_member(step, item.id)
+            self._op(WRITE, "D", zset, data, wake, member, int(item.due * MS), item.data)
+        self._sent.add(item.id)
+
+    def _wait(self, item: Outgoing, step: int) -> None:
+        waiting = Key(self.keys.waiting(item.queue))
+        parents = Key(self.keys.parents(item.queue, item.id))
+        due = int(item.due * MS) if item.due else 0
+        self._op(
+            WAIT,
+            "W",
+            waiting,
+            parents,
+            step,
+            due,
+            item.id,
+            item.queue,
+            item.data,
+            len(item.parents),
+            *item.parents,
+        )
+        if self.linked:
+            return
+        for parent in dict.fromkeys(item.parents):
+            result, deps = Key(self.keys.result(parent)), Key(self.keys.deps(parent))
+            if parent not in self._sent:
+                self._op(CHECK, "C", result, parent)
+            self._op(LINK, "K", result, deps, item.queue, item.id, parent)
+
+    def free(self, queue: str, child: str, parent: str, succeeded: bool) -> None:
+        """A parent finished: free its child (Cluster; see 'F' in commit.lua)."""
+        self._group()
+        waiting = Key(self.keys.waiting(queue))
+        parents = Key(self.keys.parents(queue, child))
+        self._op(FREE, "F", waiting, parents, queue, child, parent, "1" if succeeded else "0")
+
+    def ack(self, delivery: Delivery) -> None:
+        self._group()
+        self._ack(delivery)
+
+    def _ack(self, delivery: Delivery) -> None:
+        stream = Key(self.keys.stream(delivery.queue, delivery.step))
+        starts = Key(self.keys.starts(delivery.queue))
+        self.groups[-1].append(_Op(FINISH, (), (stream, starts, delivery.tag)))
+
+    def nack(self, delivery: Delivery) -> None:
+        self._group()
+        stream = Key(self.keys.stream(delivery.queue, delivery.step))
+        self._op(FINISH, "N", stream, Key(self.keys.starts(delivery.queue)), delivery.tag)
+
+    def dead(self, delivery: Delivery, reason: str, error: str, now: float) -> None:
+        fields: list[str | bytes] = ["reason", reason, "error", error]
+        fields += ["step", str(delivery.step), "time", str(int(now * MS))]
+        if delivery.data is not None:
+            fields += [MESSAGE_FIELD, delivery.data]
+        for name, value in delivery.raw.items():
+            if name != MESSAGE_FIELD:  # kept above already
+                fields += [f"raw:{name}", value]
+        self._group()
+        self._op(FINISH, "L", Key(self.keys.dead(delivery.queue)), len(fields) // 2, *fields)
+        self._ack(delivery)
+
+    def complete(self, item: Completion) -> None:
+        self._group()
+        if item.state is not None and item.result_id is not None:
+            final = item.state in FINAL_STATES
+            self._result(item.result_id, item.state, item.result, item.result_ttl, final)
+        if item.then is not None:
+            self._send(item.then)
+        self._ack(item.delivery)
+
+    # -- rendering --------------------------------------------------------------------
+
+    def _head(self) -> list[Part]:
+        return [GROUP, self.keys.prefix, "1" if self.linked else "0"]
+
+    def invocations(self) -> list[tuple[list[str], list[Part]]]:
+        """(KEYS, ARGV) of each call on a single Redis, in order: each group whole in one
+        call, a new call once one holds MAX_OPS_PER_CALL operations."""
+        calls = [_Call()]
+        for group in self.groups:
+            if calls[-1].ops >= MAX_OPS_PER_CALL:
+                calls.append(_Call())
+            for op in group:
+                calls[-1].add(op)
+        return [(call.keys, call.argv(self._head())) for call in calls if call.ops]
+
+    def phase(self, phase: int) -> list[tuple[list[str], list[Part]]]:
+        """(KEYS, ARGV) of the calls of one Cluster step: one per hash tag (split when
+        large), in the order the tags first appear."""
+        by_tag: dict[str, list[_Call]] = {}
+        for group in self.groups:
+            for op in group:
+                if op.phase != phase:
+                    continue
+                calls = by_tag.setdefault(op.tag, [_Call()])
+                if calls[-1].ops >= MAX_OPS_PER_CALL:
+                    calls.append(_Call())
+                calls[-1].add(op)
+        return [(c.keys, c.argv(self._head())) for calls in by_tag.values() for c in calls]
+
+
+def _ttl(ttl: float | None) -> int:
+    return int(ttl * MS) if ttl else 0
+
+
+def fetch_args(
+    keys: Keys,
+    *,
+    queues: Sequence[str],
+    steps: PrioritySteps,
+    consumer: str,
+    count: int,
+    strict: bool,
+) -> tuple[list[str], list[str | int]]:
+    """KEYS and ARGV of fetch.lua."""
+    key_list: list[str] = []
+    for queue in queues:
+        key_list += [keys.delayed(queue), keys.delayed_data(queue), keys.wake(queue)]
+        key_list += [keys.stream(queue, step) for step in steps.descending]
+    args: list[str | int] = [GROUP, consumer, count, int(strict), PROMOTE_LIMIT]
+    args += [len(steps.steps), *steps.descending]
+    return key_list, args

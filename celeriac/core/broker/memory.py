@@ -1,0 +1,524 @@
+"""`MemoryBroker`: the broker inside one process, for demos, tests and embedded use.
+
+It keeps the same contract as `RedisBroker` (the shared test suite checks both): one
+stream per priority step, owned deliveries until finish or nack, delayed messages,
+dead letters and results with a TTL. All state sits behind one lock, so producers on
+other threads (the sync twin) and workers on an event loop can share it.
+
+``memory://`` names one broker per process; ``memory://<name>`` names others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import anyio
+
+from ..errors import ConfigurationError
+from ._memory_graph import FINAL, Graph
+from ._memory_state import Claim, Delayed, Result, Stream, Wakers, counter, loop_waker, new_tag
+from .base import (
+    DEFAULT_PRIORITY_STEPS,
+    Completion,
+    DeadLetter,
+    Delivery,
+    Outgoing,
+    PrioritySteps,
+    QueueStats,
+    Recovery,
+)
+
+if TYPE_CHECKING:
+    from .memory_sync import MemorySyncBroker
+
+__all__ = ["MemoryBroker"]
+
+_named: dict[str, MemoryBroker] = {}
+_named_lock = threading.Lock()
+
+
+class MemoryBroker:
+    """In-process broker with the same contract as :class:`RedisBroker`."""
+
+    def __init__(self, *, priority_steps: Sequence[int] = DEFAULT_PRIORITY_STEPS) -> None:
+        self.priority_steps = PrioritySteps(tuple(priority_steps))
+        self._lock = threading.Lock()
+        self._streams: dict[tuple[str, int], Stream] = {}
+        self._delayed: dict[str, Delayed] = {}
+        self._results: dict[str, Result] = {}
+        self._graph = Graph()
+        self._dead: dict[str, dict[str, DeadLetter]] = {}
+        self._alive: dict[str, dict[str, float]] = {}  # queue -> consumer -> deadline
+        self._revoked: dict[str, float] = {}  # task id -> expiry (monotonic)
+        self._listeners: list[Callable[[bytes], None]] = []
+        self._starts: dict[tuple[str, int, str], int] = {}  # redelivered message -> starts
+        self._workers: dict[str, tuple[bytes, float]] = {}  # consumer -> (info, deadline)
+        self._wakers = Wakers()
+        self._turn = 0
+
+    @classmethod
+    def named(
+        cls, name: str = "", *, priority_steps: Sequence[int] = DEFAULT_PRIORITY_STEPS
+    ) -> MemoryBroker:
+        """The process-wide broker called ``name`` (what ``memory://name`` means)."""
+        with _named_lock:
+            broker = _named.get(name)
+            if broker is None:
+                broker = _named[name] = cls(priority_steps=priority_steps)
+            elif broker.priority_steps.steps != tuple(priority_steps):
+                raise ConfigurationError(
+                    f"memory://{name} already exists with priority steps "
+                    f"{broker.priority_steps.steps}; every user of it must use the same steps"
+                )
+            return broker
+
+    def __repr__(self) -> str:
+        return f"MemoryBroker(steps={self.priority_steps.steps})"
+
+    # -- writing ------------------------------------------------------------------------
+
+    def _stream(self, queue: str, step: int) -> Stream:
+        stream = self._streams.get((queue, step))
+        if stream is None:
+            stream = self._streams[(queue, step)] = Stream()
+        return stream
+
+    def _append(self, queue: str, step: int, data: bytes) -> None:
+        tag = new_tag()
+        stream = self._stream(queue, step)
+        stream.entries[tag] = data
+        stream.new.append(tag)
+        self._wakers.wake(f"q:{queue}")
+
+    def _send_locked(self, item: Outgoing) -> None:
+        step = self.priority_steps.step_for(item.priority)
+        self._mark_locked(item)
+        if item.parents:
+            self._graph.wait(item, step)
+            return
+        self._place_locked(item, step)
+
+    def _mark_locked(self, item: Outgoing) -> None:
+        """The task is PENDING from now on, unless it already has a record."""
+        if self._result_locked(item.id) is None:
+            ttl = item.result_ttl and item.result_ttl + max(0.0, (item.due or 0) - time.time())
+            expires = time.monotonic() + ttl if ttl else None
+            self._results[item.id] = Result("PENDING", None, item.queue, item.name, expires)
+
+    def _place_locked(self, item: Outgoing, step: int) -> None:
+        """Into its stream, or its delayed set when due later."""
+        if item.due is None or item.due <= time.time():
+            self._append(item.queue, step, item.data)
+            return
+        delayed = self._delayed.setdefault(item.queue, Delayed())
+        member = f"{step}:{item.id}"
+        delayed.members[member] = (item.due, step, item.data)
+        heapq.heappush(delayed.heap, (item.due, next(counter), member))
+        self._wakers.wake(f"q:{item.queue}")  # a fetcher may now need to wake sooner
+
+    def _ack_locked(self, delivery: Delivery) -> None:
+        stream = self._stream(delivery.queue, delivery.step)
+        stream.pending.pop(delivery.tag, None)
+        stream.entries.pop(delivery.tag, None)
+        self._starts.pop((delivery.queue, delivery.step, delivery.tag), None)
+
+    def _store_locked(
+        self, task_id: str, state: str, data: bytes | None, ttl: float | None
+    ) -> None:
+        expires = time.monotonic() + ttl if ttl else None
+        previous = self._results.get(task_id)
+        queue, name = (previous.queue, previous.name) if previous else ("", "")
+        self._results[task_id] = Result(state, data, queue, name, expires)
+        if data is not None:
+            self._wakers.wake(f"r:{task_id}")
+        if state in FINAL:
+            for waiting in self._graph.release(task_id, state == "SUCCESS"):
+                self._place_locked(waiting.item, waiting.step)
+
+    async def send(self, items: Sequence[Outgoing]) -> None:
+        self.send_now(items)
+
+    def send_now(self, items: Sequence[Outgoing]) -> None:
+        with self._lock:
+            self._graph.check(items, self._state_locked)
+            for item in items:
+                self._send_locked(item)
+
+    async def finish(self, items: Sequence[Completion]) -> None:
+        with self._lock:
+            for item in items:
+                if item.state is not None and item.result_id is not None:
+                    self._store_locked(item.result_id, item.state, item.result, item.result_ttl)
+                if item.then is not None:
+                    self._send_locked(item.then)
+                self._ack_locked(item.delivery)
+
+    async def nack(self, deliveries: Sequence[Delivery]) -> None:
+        with self._lock:
+            for delivery in deliveries:
+                stream = self._stream(delivery.queue, delivery.step)
+                data = stream.entries.get(delivery.tag)
+                self._ack_locked(delivery)
+                if data is not None:
+                    self._append(delivery.queue, delivery.step, data)
+
+    async def dead_letter(self, delivery: Delivery, reason: str, error: str) -> None:
+        with self._lock:
+            self._dead_letter_locked(delivery, reason, error)
+
+    def _dead_letter_locked(self, delivery: Delivery, reason: str, error: str) -> None:
+        tag = new_tag()
+        letter = DeadLetter(
+            tag,
+            delivery.queue,
+            delivery.step,
+            delivery.data,
+            reason,
+            error,
+            time.time(),
+            dict(delivery.raw),
+        )
+        self._dead.setdefault(delivery.queue, {})[tag] = letter
+        self._ack_locked(delivery)
+
+    async def dead_letters(self, queue: str, count: int = 100) -> list[DeadLetter]:
+        return self.dead_letters_now(queue, count)
+
+    def dead_letters_now(self, queue: str, count: int = 100) -> list[DeadLetter]:
+        with self._lock:
+            return list(self._dead.get(queue, {}).values())[:count]
+
+    async def requeue_dead(self, queue: str, ids: Sequence[str] | None = None) -> int:
+        with self._lock:
+            letters = self._dead.get(queue, {})
+            wanted = letters if ids is None else dict.fromkeys(ids)
+            chosen = [i for i in wanted if i in letters]
+            for tag in chosen:
+                letter = letters.pop(tag)
+                if letter.data is not None:
+                    known = letter.step in self.priority_steps.steps
+                    step = letter.step if known else self.priority_steps.steps[0]
+                    self._append(queue, step, letter.data)
+            return len(chosen)
+
+    async def store_result(self, task_id: str, state: str, data: bytes, ttl: float | None) -> None:
+        self.store_result_now(task_id, state, data, ttl)
+
+    def store_result_now(self, task_id: str, state: str, data: bytes, ttl: float | None) -> None:
+        with self._lock:
+            self._store_locked(task_id, state, data, ttl)
+
+    # -- reading ------------------------------------------------------------------------
+
+    def _promote_locked(self, queue: str, now: float) -> float | None:
+        """Move due delayed messages to their streams; seconds until the next is due."""
+        delayed = self._delayed.get(queue)
+        if delayed is None:
+            return None
+        while delayed.heap:
+            due, _, member = delayed.heap[0]
+            current = delayed.members.get(member)
+            if current is None or current[0] != due:
+                heapq.heappop(delayed.heap)  # removed, or sent again with another due time
+                continue
+            if due > now:
+                return due - now
+            heapq.heappop(delayed.heap)
+            _, step, data = delayed.members.pop(member)
+            self._append(queue, step, data)
+        return None
+
+    def _read_queue(self, queue: str, consumer: str, n: int) -> list[Delivery]:
+        out: list[Delivery] = []
+        for step in self.priority_steps.descending:
+            stream = self._streams.get((queue, step))
+            while stream is not None and stream.new and len(out) < n:
+                tag = stream.new.popleft()
+                if tag in stream.entries:
+                    stream.pending[tag] = Claim(consumer)
+                    out.append(Delivery(queue, step, tag, stream.entries[tag]))
+        return out
+
+    def _fetch_locked(
+        self, queues: Sequence[str], consumer: str, count: int, strict: bool
+    ) -> tuple[list[Delivery], float | None]:
+        now = time.time()
+        waits = [w for w in (self._promote_locked(q, now) for q in queues) if w is not None]
+        order = list(queues)
+        if not strict and len(queues) > 1:
+            self._turn = (self._turn + 1) % len(queues)
+            order = [*queues[self._turn :], *queues[: self._turn]]
+        out: list[Delivery] = []
+        if not strict and len(order) > 1:
+            share = -(-count // len(order))
+            for queue in order:
+                out += self._read_queue(queue, consumer, min(share, count - len(out)))
+        for queue in order:
+            out += self._read_queue(queue, consumer, count - len(out))
+        return out, min(waits, default=None)
+
+    async def fetch(
+        self, queues: Sequence[str], consumer: str, count: int, timeout: float, strict: bool = False
+    ) -> list[Delivery]:
+        deadline = time.monotonic() + timeout
+        while True:
+            event = asyncio.Event()
+            wake = loop_waker(event)
+            with self._lock:
+                out, next_due = self._fetch_locked(queues, consumer, count, strict)
+                if out or timeout <= 0:
+                    return out
+                for queue in queues:
+                    self._wakers.add(f"q:{queue}", wake)
+            remaining = deadline - time.monotonic()
+            try:
+                if remaining <= 0:
+                    return []
+                with anyio.move_on_after(min(remaining, next_due or remaining)):
+                    await event.wait()
+            finally:
+                with self._lock:
+                    for queue in queues:
+                        self._wakers.discard(f"q:{queue}", wake)
+
+    def _result_locked(self, task_id: str) -> Result | None:
+        found = self._results.get(task_id)
+        if found is not None and found.expired():
+            del self._results[task_id]
+            return None
+        return found
+
+    def _state_locked(self, task_id: str) -> str | None:
+        found = self._result_locked(task_id)
+        return None if found is None else found.state
+
+    async def get_result(self, task_id: str) -> bytes | None:
+        return self.get_result_now(task_id)
+
+    def get_result_now(self, task_id: str) -> bytes | None:
+        with self._lock:
+            found = self._result_locked(task_id)
+            return None if found is None else found.data
+
+    async def get_results(self, task_ids: Sequence[str]) -> list[bytes | None]:
+        return [self.get_result_now(task_id) for task_id in task_ids]
+
+    async def get_state(self, task_id: str) -> str | None:
+        return self.get_state_now(task_id)
+
+    def get_state_now(self, task_id: str) -> str | None:
+        with self._lock:
+            return self._state_locked(task_id)
+
+    async def wait_result(
+        self, task_id: str, timeout: float | None, previous: bytes | None = None
+    ) -> bytes | None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            event = asyncio.Event()
+            with self._registered(f"r:{task_id}", loop_waker(event)):
+                data = self.get_result_now(task_id)
+                if data is not None and data != previous:
+                    return data
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return None
+                with anyio.move_on_after(remaining):
+                    await event.wait()
+
+    def wait_result_blocking(
+        self, task_id: str, timeout: float | None, previous: bytes | None = None
+    ) -> bytes | None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            event = threading.Event()
+            with self._registered(f"r:{task_id}", event.set):
+                data = self.get_result_now(task_id)
+                if data is not None and data != previous:
+                    return data
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return None
+                event.wait(remaining)
+
+    @contextmanager
+    def _registered(self, key: str, wake: Callable[[], None]) -> Iterator[None]:
+        with self._lock:
+            self._wakers.add(key, wake)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._wakers.discard(key, wake)
+
+    # -- recovery and liveness ------------------------------------------------------------
+
+    async def heartbeat(
+        self, consumer: str, queues: Sequence[str], holding: Sequence[Delivery], ttl: float
+    ) -> list[Delivery]:
+        now = time.monotonic()
+        lost = []
+        with self._lock:
+            for queue in queues:
+                self._alive.setdefault(queue, {})[consumer] = now + ttl
+            for delivery in holding:
+                claim = self._stream(delivery.queue, delivery.step).pending.get(delivery.tag)
+                if claim is None or claim.consumer != consumer:
+                    lost.append(delivery)
+                else:
+                    claim.since = now
+        return lost
+
+    async def reclaim(
+        self, queues: Sequence[str], consumer: str, count: int, recovery: Recovery
+    ) -> tuple[list[Delivery], int]:
+        taken: list[Delivery] = []
+        dead = 0
+        with self._lock:
+            for queue in queues:
+                alive = self._prune_alive_locked(queue)
+                for step in self.priority_steps.descending:
+                    stream = self._streams.get((queue, step))
+                    if stream is None:
+                        continue
+                    for tag in self._takeable(stream, alive, recovery):
+                        if len(taken) >= count:
+                            return taken, dead
+                        got = self._take_locked(queue, step, tag, consumer, recovery)
+                        if got is None:
+                            dead += 1
+                        else:
+                            taken.append(got)
+        return taken, dead
+
+    def _prune_alive_locked(self, queue: str) -> dict[str, float]:
+        alive = self._alive.setdefault(queue, {})
+        now = time.monotonic()
+        for name in [n for n, deadline in alive.items() if deadline <= now]:
+            del alive[name]
+        return alive
+
+    @staticmethod
+    def _takeable(stream: Stream, alive: dict[str, float], recovery: Recovery) -> list[str]:
+        """Tags whose consumer is not alive, or that nobody refreshed within the window."""
+        now = time.monotonic()
+        return [
+            tag
+            for tag, claim in stream.pending.items()
+            if now - claim.since >= recovery.grace
+            and (claim.consumer not in alive or now - claim.since >= recovery.window)
+        ]
+
+    def _take_locked(
+        self, queue: str, step: int, tag: str, consumer: str, recovery: Recovery
+    ) -> Delivery | None:
+        """Claim one message for ``consumer``; None when it was dead-lettered instead."""
+        stream = self._streams[(queue, step)]
+        claim = stream.pending[tag]
+        delivery = Delivery(queue, step, tag, stream.entries[tag])
+        if claim.deliveries >= recovery.max_deliveries:
+            error = f"delivered {claim.deliveries} times without ever finishing"
+            self._dead_letter_locked(delivery, "too-many-deliveries", error)
+            return None
+        claim.consumer, claim.since = consumer, time.monotonic()
+        claim.deliveries += 1
+        return replace(delivery, deliveries=claim.deliveries)
+
+    async def count_start(self, delivery: Delivery) -> int:
+        key = (delivery.queue, delivery.step, delivery.tag)
+        with self._lock:
+            self._starts[key] = self._starts.get(key, 0) + 1
+            return self._starts[key]
+
+    async def announce(self, consumer: str, info: bytes, ttl: float) -> None:
+        with self._lock:
+            self._workers[consumer] = (info, time.monotonic() + ttl)
+
+    async def revoke(self, task_ids: Sequence[str], ttl: float) -> list[str]:
+        with self._lock:
+            now = time.monotonic()
+            found = []
+            for task_id in task_ids:
+                self._revoked[task_id] = now + ttl
+                found.append(self._take_out_locked(task_id))
+            listeners = list(self._listeners)
+        message = ("revoke " + " ".join(task_ids)).encode()
+        for listener in listeners:
+            listener(message)
+        return found
+
+    def _take_out_locked(self, task_id: str) -> str:
+        """Remove a revoked task from its delayed set or the graph's waiting place."""
+        record = self._result_locked(task_id)
+        if record is None:
+            return ""
+        delayed = self._delayed.get(record.queue)
+        for step in self.priority_steps.steps:
+            member = f"{step}:{task_id}"
+            if delayed is not None and member in delayed.members:
+                del delayed.members[member]  # its heap entry is skipped when reached
+                return "delayed"
+        if self._graph.withdraw(record.queue, task_id):
+            return "waiting"
+        return ""
+
+    async def revoked(self) -> set[str]:
+        now = time.monotonic()
+        with self._lock:
+            return {task_id for task_id, expiry in self._revoked.items() if expiry > now}
+
+    async def listen_control(self, on_message: Callable[[bytes], None]) -> None:
+        loop = asyncio.get_running_loop()
+        inbox: asyncio.Queue[bytes] = asyncio.Queue()
+
+        def deliver(message: bytes) -> None:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(inbox.put_nowait, message)
+
+        with self._lock:
+            self._listeners.append(deliver)
+        try:
+            while True:
+                on_message(await inbox.get())
+        finally:
+            with self._lock:
+                self._listeners.remove(deliver)
+
+    async def withdraw(self, consumer: str) -> None:
+        with self._lock:
+            self._workers.pop(consumer, None)
+
+    async def workers(self) -> list[bytes]:
+        now = time.monotonic()
+        with self._lock:
+            return [info for info, deadline in self._workers.values() if deadline > now]
+
+    async def stats(self, queue: str) -> QueueStats:
+        return self.stats_now(queue)
+
+    def stats_now(self, queue: str) -> QueueStats:
+        with self._lock:
+            streams = [s for (q, _), s in self._streams.items() if q == queue]
+            delayed = self._delayed.get(queue)
+            in_flight = sum(len(s.pending) for s in streams)
+            return QueueStats(
+                ready=sum(len(s.entries) for s in streams) - in_flight,
+                in_flight=in_flight,
+                delayed=len(delayed.members) if delayed else 0,
+                dead=len(self._dead.get(queue, {})),
+            )
+
+    async def aclose(self) -> None:
+        """Nothing to close: the state lives as long as the process."""
+
+    def sync(self) -> MemorySyncBroker:
+        from .memory_sync import MemorySyncBroker
+
+        return MemorySyncBroker(self)

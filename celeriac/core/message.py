@@ -1,0 +1,171 @@
+"""`TaskMessage`: one request to run a task, as it travels through the broker."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from . import _fields as f
+from .codec import Codec
+from .errors import DecodeError
+
+__all__ = ["TaskMessage", "new_id"]
+
+_WHAT = "task message"
+
+
+def new_id() -> str:
+    """A fresh task id (a UUID4 string, as Celery uses)."""
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True)
+class TaskMessage:
+    """A task call: which task, with what arguments, where and when to run it.
+
+    Times (``eta``, ``expires``, ``created``) are POSIX timestamps in seconds.
+    ``timeout`` is the hard time limit in seconds, ``soft_timeout`` the soft one.
+    ``parents``: ids of tasks this one waits for; with ``pass_results`` it also receives
+    their results before its own arguments: ``"first"`` the first parent's (a pipeline),
+    ``"all"`` the list of all of them, in order (a fan-in).
+    """
+
+    name: str
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    id: str = field(default_factory=new_id)
+    queue: str = "default"
+    priority: int = 0
+    eta: float | None = None
+    expires: float | None = None
+    retries: int = 0
+    max_retries: int | None = None
+    timeout: float | None = None
+    soft_timeout: float | None = None
+    ignore_result: bool = False
+    parent_id: str | None = None
+    root_id: str | None = None
+    headers: Mapping[str, Any] = field(default_factory=dict)
+    created: float = field(default_factory=time.time)
+    parents: tuple[str, ...] = ()
+    pass_results: str | None = None
+
+    def encode(self, codec: Codec) -> bytes:
+        """Serialize and sign through ``codec``."""
+        return codec.encode(self.to_dict(), what=f"message for task {self.name!r}")
+
+    @classmethod
+    def decode(cls, data: bytes, codec: Codec) -> TaskMessage:
+        """Verify and deserialize; a :class:`DecodeError` names what is wrong."""
+        return cls.from_dict(codec.decode(data))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form: defaults left out to keep messages small."""
+        out: dict[str, Any] = {"id": self.id, "task": self.name}
+        for fld in _OPTIONAL_FIELDS:
+            value = getattr(self, fld.name)
+            if value != _DEFAULTS[fld.name]:
+                out[fld.name] = list(value) if fld.name in ("args", "parents") else value
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> TaskMessage:
+        """Build from the wire form, checking the type of every field present."""
+        raw = f.as_mapping(raw, _WHAT)
+        values: dict[str, Any] = {
+            "id": f.required_str(raw, "id", _WHAT),
+            "name": f.required_str(raw, "task", _WHAT),
+        }
+        for key, value in raw.items():
+            check = _CHECKS.get(key)
+            if check is not None and value is not None:
+                values[key] = check(value, key)
+        return cls(**values)
+
+    def retried(self, eta: float | None) -> TaskMessage:
+        """The same call with the retry count raised by one, due at ``eta``."""
+        return replace(self, retries=self.retries + 1, eta=eta)
+
+
+def _number(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise DecodeError(f"{_WHAT} field {key!r} must be a number, got {value!r}")
+    return float(value)
+
+
+def _typed(kind: type, convert: Callable[[Any], Any] = lambda v: v) -> Callable[[Any, str], Any]:
+    def check(value: Any, key: str) -> Any:
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+            raise DecodeError(
+                f"{_WHAT} field {key!r} has type {type(value).__name__}, not {kind.__name__}"
+            )
+        return convert(value)
+
+    return check
+
+
+def _str_keyed(value: Any, key: str) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise DecodeError(f"{_WHAT} field {key!r} has type {type(value).__name__}, not dict")
+    if not all(isinstance(k, str) for k in value):
+        raise DecodeError(f"{_WHAT} field {key!r} must have string keys")
+    return dict(value)
+
+
+def _strings(value: Any, key: str) -> tuple[str, ...]:
+    items = _sequence(value, key)
+    if not all(isinstance(item, str) for item in items):
+        raise DecodeError(f"{_WHAT} field {key!r} must hold only strings")
+    return tuple(items)
+
+
+def _sequence(value: Any, key: str) -> tuple[Any, ...]:
+    if not isinstance(value, list | tuple):
+        raise DecodeError(f"{_WHAT} field {key!r} has type {type(value).__name__}, not list")
+    return tuple(value)
+
+
+# wire key -> check and convert; "id" and "task" are read separately (both required)
+_CHECKS: dict[str, Callable[[Any, str], Any]] = {
+    "args": _sequence,
+    "kwargs": _str_keyed,
+    "queue": _typed(str),
+    "priority": _typed(int),
+    "eta": _number,
+    "expires": _number,
+    "retries": _typed(int),
+    "max_retries": _typed(int),
+    "timeout": _number,
+    "soft_timeout": _number,
+    "ignore_result": _typed(bool),
+    "parent_id": _typed(str),
+    "root_id": _typed(str),
+    "headers": _str_keyed,
+    "created": _number,
+    "parents": _strings,
+    "pass_results": _typed(str),
+}
+
+_OPTIONAL_FIELDS = [fld for fld in fields(TaskMessage) if fld.name not in ("id", "name")]
+_DEFAULTS: dict[str, Any] = {
+    "args": (),
+    "kwargs": {},
+    "queue": "default",
+    "priority": 0,
+    "eta": None,
+    "expires": None,
+    "retries": 0,
+    "max_retries": None,
+    "timeout": None,
+    "soft_timeout": None,
+    "ignore_result": False,
+    "parent_id": None,
+    "root_id": None,
+    "headers": {},
+    "created": None,  # always written
+    "parents": (),
+    "pass_results": None,
+}

@@ -1,0 +1,363 @@
+"""`Worker`: one process's consumer. One task group holds its pieces:
+
+* the fetcher (``fetch.py``) takes batches of messages from the broker, and takes over
+  those of workers that died;
+* runners (``run.py``): ``concurrency`` coroutines for ``async def`` tasks on the event
+  loop, ``sync_concurrency`` more that run plain functions in threads or processes;
+* the finisher (``finish.py``) records outcomes and acknowledges, in batches;
+* the heartbeat (``heartbeat.py``) keeps this worker alive in the broker's eyes.
+
+Stopping: :meth:`Worker.stop` (or SIGTERM/SIGINT with ``handle_signals``) stops fetching,
+lets running tasks finish within ``grace`` seconds and hands the others back to their
+queue. A second signal, or ``stop(now=True)``, stops at once: unfinished messages come
+back through recovery.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import signal
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream
+
+from ..app import App
+from ..broker import Delivery, Recovery
+from ..errors import BrokerError, ConfigurationError
+from ..keys import check_queue_name
+from ..liveness import Counters, WorkerInfo
+from ..logs import worker_logger as logger
+from .control import Control
+from .fetch import Fetcher
+from .finish import Finisher, NackItem
+from .heartbeat import Heartbeat
+from .holdings import Holdings
+from .run import Job, Runner, SyncPool
+
+__all__ = ["Worker"]
+
+POOLS = ("threads", "processes")
+COLD_FLUSH = 2.0  # seconds a cold stop still gives the finisher to record what is done
+
+
+def _default_sync_concurrency() -> int:
+    return min(32, (os.cpu_count() or 1) + 4)
+
+
+class Worker:
+    """Runs the tasks of ``app`` from ``queues`` until stopped.
+
+    ``concurrency`` bounds ``async def`` tasks running at once, ``sync_concurrency`` the
+    plain functions (threads, or child processes with ``sync_pool="processes"``, where
+    ``max_tasks_per_child`` and ``max_memory_per_child`` (KiB) recycle children), and
+    ``prefetch`` how many more messages the worker may hold ready beyond those.
+    ``strict_order`` serves queues in the order given instead of in turn. ``block`` is the
+    longest a fetch waits before looking around again. ``heartbeat`` is the interval of
+    liveness beats (a worker silent for three is taken as dead); ``recovery`` says when
+    messages are taken over from others. ``grace``: seconds running tasks get to finish
+    at a stop. ``max_tasks``: stop after that many; ``idle_timeout``: stop after that
+    many seconds with nothing to do.
+    """
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        queues: Sequence[str] | None = None,
+        concurrency: int = 100,
+        sync_concurrency: int | None = None,
+        sync_pool: str = "threads",
+        max_tasks_per_child: int | None = None,
+        max_memory_per_child: int | None = None,
+        prefetch: int | None = None,
+        name: str | None = None,
+        strict_order: bool = False,
+        block: float = 1.0,
+        heartbeat: float = 5.0,
+        recovery: Recovery | None = None,
+        grace: float = 25.0,
+        max_tasks: int | None = None,
+        idle_timeout: float | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ConfigurationError(f"concurrency must be at least 1, got {concurrency}")
+        if sync_pool not in POOLS:
+            raise ConfigurationError(f"sync_pool must be one of {POOLS}, got {sync_pool!r}")
+        self.app = app
+        self.queues = [check_queue_name(q) for q in (queues or [app.default_queue])]
+        self.concurrency = concurrency
+        self.sync_concurrency = sync_concurrency or _default_sync_concurrency()
+        self.sync_pool = sync_pool
+        self.max_tasks_per_child = max_tasks_per_child
+        self.max_memory_per_child = max_memory_per_child
+        self.prefetch = concurrency if prefetch is None else prefetch
+        self.name = name or f"celeriac@{socket.gethostname()}"
+        self.consumer = f"{self.name}#{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.strict_order = strict_order
+        self.block = block
+        self.heartbeat_interval = heartbeat
+        self.recovery = recovery or Recovery()
+        self.grace = grace
+        self.max_tasks = max_tasks
+        self.idle_timeout = idle_timeout
+        self.counters = Counters()
+        self.holdings = Holdings()
+        self.started = time.time()
+        self._fetcher: Fetcher | None = None
+        self._runner: Runner | None = None
+        self._stop_asked = False  # stop() may come before run() made the anyio objects
+        self._started_tasks = 0
+        self._paused = False
+        self._cold = False
+        self._stopping: anyio.Event | None = None
+        self._runners_scope: anyio.CancelScope | None = None
+
+    # -- control ------------------------------------------------------------------------
+
+    def stop(self, *, now: bool = False) -> None:
+        """Stop: running tasks get ``grace`` seconds, prefetched ones go back to their
+        queue. With ``now``, running tasks are cancelled too (recovery brings them back)."""
+        self._stop_asked = True
+        if now:
+            self._cold = True
+            if self._runner is not None:
+                self._runner.hand_back_on_cancel = False
+            if self._runners_scope is not None:
+                self._runners_scope.cancel()
+        if self._fetcher is not None:
+            self._fetcher.stop()
+        if self._stopping is not None:
+            self._stopping.set()
+
+    def pause(self) -> None:
+        """Stop taking new messages (running ones go on) until :meth:`resume`."""
+        self._paused = True
+        if self._fetcher is not None:
+            self._fetcher.pause()
+
+    def resume(self) -> None:
+        self._paused = False
+        if self._fetcher is not None:
+            self._fetcher.resume()
+
+    @property
+    def info(self) -> WorkerInfo:
+        """What this worker publishes about itself."""
+        return WorkerInfo(
+            name=self.name,
+            consumer=self.consumer,
+            hostname=socket.gethostname(),
+            pid=os.getpid(),
+            queues=tuple(self.queues),
+            concurrency=self.concurrency,
+            sync_concurrency=self.sync_concurrency,
+            sync_pool=self.sync_pool,
+            started=self.started,
+            active=self._runner.running if self._runner else 0,
+            held=len(self.holdings),
+            paused=bool(self._fetcher and self._fetcher.paused),
+            counters=vars(self.counters).copy(),
+        )
+
+    # -- running ------------------------------------------------------------------------
+
+    async def run(self, *, burst: bool = False, handle_signals: bool = False) -> None:
+        """Consume until :meth:`stop` (or, with ``burst``, until the queues are drained).
+        ``handle_signals``: SIGTERM/SIGINT stop gracefully, a second one (or SIGQUIT) at
+        once (for a worker that owns its process)."""
+        self._stopping = anyio.Event()
+        self._runners_scope = anyio.CancelScope()
+        if self._stop_asked:
+            self._stopping.set()
+        async with self._sync_pool() as pool:
+            finisher = Finisher(self.app.broker, self._flushed)
+            runner = self._runner = Runner(
+                self.app,
+                self.name,
+                finisher,
+                anyio.CapacityLimiter(self.sync_concurrency),
+                counters=self.counters,
+                holdings=self.holdings,
+                recovery=self.recovery,
+                pool=pool,
+            )
+            control = Control(self.app.broker, runner.cancel)
+            runner.is_revoked = control.is_revoked
+            heartbeat = Heartbeat(
+                self.app.broker,
+                self.consumer,
+                self.queues,
+                holdings=self.holdings,
+                interval=self.heartbeat_interval,
+                info=lambda: self.info,
+                also=control.refresh,
+            )
+            await self._start(heartbeat)
+            async with anyio.create_task_group() as services:
+                services.start_soon(heartbeat.run)
+                services.start_soon(control.listen)
+                services.start_soon(self._enforce_grace)
+                if handle_signals:
+                    services.start_soon(self._watch_signals)
+                await self._consume(finisher, runner, burst)
+                services.cancel_scope.cancel()  # no heartbeat may announce us after this
+            await heartbeat.withdraw()
+        logger.info("%s stopped.", self.name)
+
+    async def _start(self, heartbeat: Heartbeat) -> None:
+        self._warn_about_thread_limits()
+        try:
+            await heartbeat.beat()  # alive before holding anything
+        except BrokerError as exc:
+            logger.error("Cannot reach the broker at start: %s (will keep trying)", exc)
+        self._log_ready()
+
+    async def _consume(self, finisher: Finisher, runner: Runner, burst: bool) -> None:
+        async with anyio.create_task_group() as finishing:
+            finishing.start_soon(finisher.run)
+            try:
+                assert self._runners_scope is not None
+                with self._runners_scope:
+                    await self._fetch_and_run(runner, burst)
+            finally:
+                finisher.close()
+                if self._cold:  # still record what is done, briefly
+                    finishing.cancel_scope.deadline = anyio.current_time() + COLD_FLUSH
+
+    async def _fetch_and_run(self, runner: Runner, burst: bool) -> None:
+        async_send, async_jobs = anyio.create_memory_object_stream[Job](math.inf)
+        sync_send, sync_jobs = anyio.create_memory_object_stream[Job](math.inf)
+
+        def deliver(delivery: Delivery) -> None:
+            job = runner.prepare(delivery)
+            if job is not None:
+                (async_send if job.task.is_async else sync_send).send_nowait(job)
+
+        fetcher = self._fetcher = self._make_fetcher(deliver)
+        if self._stop_asked:  # stopped (or paused) before it started
+            fetcher.stop()
+        if self._paused:
+            fetcher.pause()
+        async with anyio.create_task_group() as runners, async_send, sync_send:
+            for _ in range(self.concurrency):
+                runners.start_soon(self._run_jobs, runner, async_jobs.clone())
+            for _ in range(self.sync_concurrency):
+                runners.start_soon(self._run_jobs, runner, sync_jobs.clone())
+            async_jobs.close()
+            sync_jobs.close()
+            await fetcher.run(burst=burst)
+
+    def _make_fetcher(self, deliver: Callable[[Delivery], None]) -> Fetcher:
+        return Fetcher(
+            self.app.broker,
+            self.queues,
+            self.consumer,
+            capacity=self.concurrency + self.sync_concurrency + self.prefetch,
+            holdings=self.holdings,
+            counters=self.counters,
+            strict=self.strict_order,
+            block=self.block,
+            recovery=self.recovery,
+            reclaim_every=self.heartbeat_interval,
+            idle_timeout=self.idle_timeout,
+            deliver=deliver,
+        )
+
+    async def _run_jobs(self, runner: Runner, jobs: MemoryObjectReceiveStream[Job]) -> None:
+        async with jobs:
+            async for job in jobs:
+                if self._stop_asked:
+                    runner.finisher.submit(NackItem(job.delivery))  # not started: hand back
+                    continue
+                self._count_start()
+                try:
+                    await runner.run(job)
+                except Exception:  # a bug of ours must not lose the message or the worker
+                    logger.exception(
+                        "Internal error running %s[%s]: returned to the queue.",
+                        job.message.name,
+                        job.message.id,
+                    )
+                    runner.finisher.submit(NackItem(job.delivery))
+
+    def _flushed(self, deliveries: list[Delivery]) -> None:
+        """The finisher recorded these: room for more."""
+        if self._fetcher is not None:
+            self._fetcher.release(deliveries)
+
+    def _count_start(self) -> None:
+        """One more task starts; the ``max_tasks``-th one stops the worker after it."""
+        self._started_tasks += 1
+        if self.max_tasks is not None and self._started_tasks >= self.max_tasks:
+            logger.info("Started %d tasks (max_tasks): stopping after them.", self.max_tasks)
+            self.stop()
+
+    async def _enforce_grace(self) -> None:
+        """Once stopping, give running tasks ``grace`` seconds, then hand them back."""
+        assert self._stopping is not None
+        assert self._runners_scope is not None
+        await self._stopping.wait()
+        await anyio.sleep(self.grace)
+        if self._runner is not None and self._runner.running:
+            logger.warning(
+                "%d task(s) still running after the %.0fs grace period: handed back to "
+                "their queue.",
+                self._runner.running,
+                self.grace,
+            )
+        self._runners_scope.cancel()
+
+    async def _watch_signals(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGQUIT) as signals:
+            async for signum in signals:
+                if signum == signal.SIGQUIT or self._stop_asked:
+                    logger.warning("worker: Cold shutdown (MainProcess)")
+                    self.stop(now=True)
+                else:
+                    logger.warning("worker: Warm shutdown (MainProcess)")
+                    self.stop()
+
+    @contextlib.asynccontextmanager
+    async def _sync_pool(self) -> AsyncIterator[SyncPool | None]:
+        if self.sync_pool != "processes":
+            yield None
+            return
+        from .pool import ProcessPool
+
+        functions = {name: t.fn for name, t in self.app.tasks.items() if not t.is_async}
+        async with ProcessPool(
+            functions,
+            self.sync_concurrency,
+            max_tasks_per_child=self.max_tasks_per_child,
+            max_memory_per_child=self.max_memory_per_child,
+        ) as pool:
+            yield pool
+
+    def _warn_about_thread_limits(self) -> None:
+        if self.sync_pool != "threads":
+            return
+        for task in self.app.tasks.values():
+            if not task.is_async and (task.defaults.timeout or task.defaults.soft_timeout):
+                logger.warning(
+                    "Task %s has a time limit, but plain functions in the thread pool cannot "
+                    "be stopped: it will not be enforced (use sync_pool='processes').",
+                    task.name,
+                )
+
+    def _log_ready(self) -> None:
+        logger.info(
+            "%s ready: queues=%s concurrency=%d (+%d %s) prefetch=%d broker=%r",
+            self.name,
+            ",".join(self.queues),
+            self.concurrency,
+            self.sync_concurrency,
+            self.sync_pool,
+            self.prefetch,
+            self.app.broker,
+        )

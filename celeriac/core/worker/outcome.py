@@ -1,0 +1,125 @@
+"""Outcomes: what a finished task call becomes (a result to store, maybe a retry to send),
+logged the way Celery logs it, and counted."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ..app import App
+from ..broker import Completion, Delivery, Outgoing
+from ..errors import DependencyFailed, MaxRetriesExceeded, Retry, TimeLimitExceeded
+from ..liveness import Counters
+from ..logs import worker_logger as logger
+from ..message import TaskMessage
+from ..result import FAILURE, RETRY, SUCCESS, ExceptionInfo, ResultRecord, revoked_record
+from ..task import Task
+
+__all__ = ["Job", "Outcomes"]
+
+INFO = logging.INFO
+
+
+@dataclass(frozen=True)
+class Job:
+    """A decoded delivery, ready to run."""
+
+    delivery: Delivery
+    message: TaskMessage
+    task: Task[Any, Any]
+
+
+def seconds(runtime: float) -> str:
+    return f"{runtime:.6f}s" if runtime < 0.001 else f"{runtime:.4f}s"
+
+
+def short(value: Any, limit: int = 200) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class Outcomes:
+    def __init__(self, app: App, worker: str, counters: Counters) -> None:
+        self.app = app
+        self.worker = worker
+        self.counters = counters
+
+    def _completion(
+        self, job: Job, record: ResultRecord, then: Outgoing | None = None
+    ) -> Completion:
+        keep = not job.message.ignore_result or record.state == RETRY
+        data = record.encode(self.app.codec) if keep else None
+        return Completion(
+            job.delivery, record.id, data, self.app.result_ttl, then, state=record.state
+        )
+
+    def record(self, job: Job, state: str, **fields: Any) -> ResultRecord:
+        m = job.message
+        return ResultRecord(
+            m.id, state, name=m.name, retries=m.retries, worker=self.worker, **fields
+        )
+
+    def succeeded(self, job: Job, value: Any, runtime: float) -> Completion:
+        self.counters.succeeded += 1
+        if logger.isEnabledFor(INFO):
+            m = job.message
+            logger.info(
+                "Task %s[%s] succeeded in %s: %s", m.name, m.id, seconds(runtime), short(value)
+            )
+        return self._completion(job, self.record(job, SUCCESS, value=value))
+
+    def failed(self, job: Job, exc: BaseException) -> Completion:
+        self.counters.failed += 1
+        m = job.message
+        if isinstance(exc, TimeLimitExceeded):
+            logger.error("Hard time limit (%ss) exceeded for %s[%s]", m.timeout, m.name, m.id)
+        elif isinstance(exc, DependencyFailed):
+            logger.warning("Task %s[%s] not run: %s", m.name, m.id, exc)
+        else:
+            logger.error("Task %s[%s] raised unexpected: %r", m.name, m.id, exc, exc_info=exc)
+        info = ExceptionInfo.from_exception(exc)
+        return self._completion(job, self.record(job, FAILURE, exc=info))
+
+    def retried(self, job: Job, retry: Retry) -> Completion:
+        m = job.message
+        limit = m.max_retries if retry.max_retries is None else retry.max_retries
+        if limit is not None and m.retries >= limit:
+            error = MaxRetriesExceeded(
+                f"Can't retry {m.name}[{m.id}] args:{short(list(m.args))} "
+                f"kwargs:{short(dict(m.kwargs))}: it already ran {m.retries + 1} time(s) "
+                f"(max_retries={limit})"
+            )
+            error.__cause__ = retry.exc
+            return self.failed(job, error)
+        self.counters.retried += 1
+        delay = job.task.retry_policy.delay_of(retry, m.retries)
+        eta = time.time() + delay if delay > 0 else None
+        because = f": {retry.exc!r}" if retry.exc is not None else ""
+        logger.info("Task %s[%s] retry: Retry in %.2fs%s", m.name, m.id, delay, because)
+        reason = ExceptionInfo.from_exception(retry.exc or retry, with_traceback=False)
+        record = self.record(job, RETRY, exc=reason)
+        follow_up = m.retried(eta).encode(self.app.codec)
+        then = Outgoing(m.id, m.queue, m.priority, follow_up, eta, name=m.name)
+        return self._completion(job, record, then)
+
+    def expired(self, job: Job) -> Completion:
+        self.counters.expired += 1
+        m = job.message
+        logger.warning("Task %s[%s] expired before it started: discarded.", m.name, m.id)
+        return self._revoked_completion(job, "expired")
+
+    def revoked(self, job: Job, running: bool) -> Completion:
+        self.counters.revoked += 1
+        m = job.message
+        if running:
+            logger.warning("Task %s[%s] revoked while running: stopped.", m.name, m.id)
+        else:
+            logger.info("Discarding revoked task: %s[%s]", m.name, m.id)
+        return self._revoked_completion(job, "revoked while running" if running else "revoked")
+
+    def _revoked_completion(self, job: Job, reason: str) -> Completion:
+        m = job.message
+        record = revoked_record(m.id, reason, name=m.name, retries=m.retries, worker=self.worker)
+        return self._completion(job, record)
