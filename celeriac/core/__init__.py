@@ -27,7 +27,7 @@ from .broker import (
     broker_from_url,
 )
 from .codec import Codec
-from .context import TaskContext, current_task
+from .context import Middleware, TaskContext, current_task
 from .cron import Cron, Every, Schedule, parse_schedule
 from .errors import (
     BrokerError,
@@ -52,6 +52,7 @@ from .errors import (
 )
 from .graph import Call, Pipeline
 from .handle import Handle, SyncHandle
+from .introspection import PLACES, TaskInfo
 from .liveness import Counters, WorkerInfo
 from .logs import setup_logging
 from .message import TaskMessage
@@ -78,6 +79,7 @@ __all__ = [
     "DEFAULT_RESULT_TTL",
     "FAILURE",
     "PENDING",
+    "PLACES",
     "READY_STATES",
     "RETRY",
     "REVOKED",
@@ -103,6 +105,7 @@ __all__ = [
     "Handle",
     "MaxRetriesExceeded",
     "MemoryBroker",
+    "Middleware",
     "NotRegistered",
     "Pipeline",
     "QueueStats",
@@ -124,6 +127,7 @@ __all__ = [
     "Task",
     "TaskContext",
     "TaskError",
+    "TaskInfo",
     "TaskMessage",
     "TaskRevoked",
     "TimeLimitExceeded",

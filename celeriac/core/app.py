@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
+from . import introspection
 from .broker import DEFAULT_PRIORITY_STEPS, Broker, Outgoing, SyncBroker, broker_from_url
 from .codec import DEFAULT_MAX_SIZE, Codec
+from .context import Middleware
 from .errors import ConfigurationError, DecodeError, NotRegistered
-from .graph import check_cycles
+from .graph import check_cycles, check_unique_parents
 from .handle import Handle, SyncHandle
+from .introspection import TaskInfo
 from .keys import check_queue_name
 from .liveness import WorkerInfo
 from .logs import worker_logger as logger
@@ -29,6 +33,10 @@ DEFAULT_RESULT_TTL = 24 * 3600.0
 REVOKE_TTL = 24 * 3600.0  # how long a revocation is remembered when results never expire
 
 
+# called with the worker; entered around its whole run (see App)
+Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
+
+
 class _TaskDecorator(Protocol):
     @overload
     def __call__(self, fn: Callable[P, Awaitable[R]]) -> Task[P, R]: ...
@@ -43,6 +51,11 @@ class App:
     ``accept`` lists the serializers a worker will decode (default: just ``serializer``);
     ``signing_keys`` turns signing on: the first key signs, all of them verify, and an
     unsigned or tampered message is never run.
+    ``lifespan``: called with the worker, an async context manager its workers enter
+    before they take any task and leave after the last one; what it yields reaches
+    tasks as ``current_task().resources(Type)``. ``middleware``: async callables
+    ``(ctx, call_next)`` run around every task, the first outermost (more with
+    :meth:`middleware`).
     """
 
     def __init__(
@@ -58,8 +71,12 @@ class App:
         default_queue: str = "default",
         priority_steps: Sequence[int] = DEFAULT_PRIORITY_STEPS,
         max_message_size: int = DEFAULT_MAX_SIZE,
+        lifespan: Lifespan | None = None,
+        middleware: Sequence[Middleware] = (),
     ) -> None:
         self.main = main
+        self.lifespan = lifespan
+        self.middlewares: list[Middleware] = list(middleware)
         if isinstance(broker, str):
             broker = broker_from_url(broker, prefix=prefix, priority_steps=priority_steps)
         self.broker: Broker = broker
@@ -76,6 +93,12 @@ class App:
 
     def __repr__(self) -> str:
         return f"<celeriac App {self.main or ''} broker={self.broker!r}>"
+
+    def middleware(self, fn: Middleware) -> Middleware:
+        """Decorator: run ``fn(ctx, call_next)`` around every task (inside the ones added
+        before it)."""
+        self.middlewares.append(fn)
+        return fn
 
     # -- registry -----------------------------------------------------------------------
 
@@ -157,6 +180,7 @@ class App:
 
     def _outgoing(self, messages: Sequence[TaskMessage]) -> list[Outgoing]:
         check_cycles(messages)
+        check_unique_parents(messages)
         return [
             Outgoing(
                 m.id,
@@ -167,27 +191,31 @@ class App:
                 name=m.name,
                 parents=m.parents,
                 result_ttl=self.result_ttl,
+                unique=m.unique or "",
             )
             for m in messages
         ]
 
-    async def send(self, messages: Sequence[TaskMessage]) -> None:
-        """Send messages from async code, all in one round trip."""
-        await self.broker.send(self._outgoing(messages))
+    async def send(self, messages: Sequence[TaskMessage]) -> dict[str, str]:
+        """Send messages from async code, all in one round trip. Returns the unique tasks
+        not sent because an instance is queued or running: id -> that instance's id."""
+        return await self.broker.send(self._outgoing(messages))
 
-    def send_sync(self, messages: Sequence[TaskMessage]) -> None:
-        """Send messages from sync code (thread-safe), all in one round trip."""
-        self.sync_broker.send(self._outgoing(messages))
+    def send_sync(self, messages: Sequence[TaskMessage]) -> dict[str, str]:
+        """Send messages from sync code (thread-safe), all in one round trip (returns as
+        :meth:`send`)."""
+        return self.sync_broker.send(self._outgoing(messages))
 
     async def enqueue_many(self, messages: Sequence[TaskMessage]) -> list[Handle[Any]]:
-        """Send many calls (``task.message(...)``) at once; handles in the same order."""
-        await self.send(messages)
-        return [Handle(self, m.id) for m in messages]
+        """Send many calls (``task.message(...)``) at once; handles in the same order
+        (for a unique task already queued or running, a handle on that one)."""
+        existing = await self.send(messages)
+        return [Handle(self, existing.get(m.id, m.id)) for m in messages]
 
     def enqueue_many_sync(self, messages: Sequence[TaskMessage]) -> list[SyncHandle[Any]]:
         """Sync :meth:`enqueue_many`."""
-        self.send_sync(messages)
-        return [SyncHandle(self, m.id) for m in messages]
+        existing = self.send_sync(messages)
+        return [SyncHandle(self, existing.get(m.id, m.id)) for m in messages]
 
     def handle(self, task_id: str) -> Handle[Any]:
         """A handle on a task by id, for async code."""
@@ -209,6 +237,19 @@ class App:
                 record = revoked_record(task_id, f"revoked while {place}")
                 data = record.encode(self.codec)
                 await self.broker.store_result(task_id, record.state, data, self.result_ttl)
+
+    async def task_info(self, task_id: str) -> TaskInfo | None:
+        """A task's state, place (queued, scheduled, waiting, running, done) and result
+        record; None when nothing is known of it (never sent, or its record expired)."""
+        return await introspection.task_info(self, task_id)
+
+    async def list_tasks(
+        self, place: str, queue: str | None = None, *, limit: int = 100
+    ) -> list[TaskInfo]:
+        """Up to ``limit`` tasks of a queue (default: the default queue) in one place:
+        ``queued`` in order, ``scheduled`` soonest first, ``waiting`` for parents,
+        ``running`` (taken by a worker) or ``done`` (most recent first, the last 1000)."""
+        return await introspection.list_tasks(self, place, queue, limit)
 
     async def workers(self) -> list[WorkerInfo]:
         """The workers alive now, with their queues, concurrency and counters."""

@@ -1,16 +1,19 @@
-"""`current_task()`: what a running task can know about its own call."""
+"""`current_task()`: what a running task can know about its own call, and the worker's
+resources (from its lifespan); the middleware that runs around every task."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import CeleriacError
 from .message import TaskMessage
 
-__all__ = ["TaskContext", "current_task"]
+__all__ = ["Middleware", "TaskContext", "current_task"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,23 @@ class TaskContext:
     message: TaskMessage
     worker: str
     _revoked: Callable[[str], bool] = field(default=lambda _: False, repr=False)
+    _resources: Any = field(default=None, repr=False)
+
+    def resources(self, kind: type[T]) -> T:
+        """What the worker's lifespan yielded, checked to be a ``kind``: typed access for
+        the task (``db = current_task().resources(Resources).db``)."""
+        if isinstance(self._resources, kind):
+            return self._resources
+        if self._resources is None:
+            raise CeleriacError(
+                f"task {self.name!r} asked for {kind.__name__} resources, but this worker has "
+                "no lifespan (App(lifespan=...) or Worker(lifespan=...)); tasks in the "
+                "process pool never have them"
+            )
+        raise CeleriacError(
+            f"task {self.name!r} asked for {kind.__name__} resources, but the worker's "
+            f"lifespan yielded a {type(self._resources).__name__}"
+        )
 
     @property
     def revoked(self) -> bool:
@@ -42,6 +62,23 @@ class TaskContext:
     @property
     def headers(self) -> dict[str, Any]:
         return dict(self.message.headers)
+
+
+# around every task run: ``async def mw(ctx, call_next): ... return await call_next()``
+Middleware = Callable[[TaskContext, Callable[[], Awaitable[Any]]], Awaitable[Any]]
+
+
+async def through(
+    middleware: tuple[Middleware, ...], ctx: TaskContext, call: Callable[[], Awaitable[Any]]
+) -> Any:
+    """Run ``call`` inside each middleware, the first one outermost."""
+
+    async def step(index: int) -> Any:
+        if index == len(middleware):
+            return await call()
+        return await middleware[index](ctx, lambda: step(index + 1))
+
+    return await step(0)
 
 
 _current: ContextVar[TaskContext] = ContextVar("celeriac_current_task")

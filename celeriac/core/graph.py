@@ -89,6 +89,19 @@ class Pipeline:
         return handles[-1]
 
 
+def check_unique_parents(messages: Sequence[TaskMessage]) -> None:
+    """A unique task may not be a parent of a task sent with it: if an instance is running
+    already it is not sent, and its dependents would wait for nothing."""
+    unique = {m.id for m in messages if m.unique}
+    for m in messages:
+        for parent in m.parents:
+            if parent in unique:
+                raise DependencyError(
+                    f"task {m.name!r} waits for unique task {parent} sent in the same batch; "
+                    "enqueue the unique task first and pass its handle as after="
+                )
+
+
 def check_cycles(messages: Sequence[TaskMessage]) -> None:
     """A batch may not contain a task that waits, directly or not, for itself.
     (Parents sent earlier cannot wait for tasks sent now: those did not exist.)"""

@@ -1,9 +1,10 @@
 """Every Redis key name celeriac uses, in one place.
 
 All keys start with a configurable prefix (default ``celeriac``). A queue's keys carry the
-queue name as a hash tag, so on Redis Cluster they share one slot. (Scripts here still
-touch several queues and result keys at once; running on Cluster, which needs them split
-by slot, is future work.) ::
+queue name as a hash tag, so on Redis Cluster they share one slot; a task's result and
+dependents share the slot of its id. On a single Redis a script may touch keys of several
+queues and tasks in one atomic call; on a Cluster each call stays on one slot and the
+client runs the steps (see ``celeriac/core/broker/_cluster.py``). ::
 
     <prefix>:{<queue>}:stream:<step>   STREAM   ready messages of one priority step,
                                                 consumer group GROUP; field "m" = envelope
@@ -19,6 +20,8 @@ by slot, is future work.) ::
     <prefix>:{<queue>}:dead            STREAM   dead letters: fields m (envelope, when there
                                                 was one), raw (other fields), reason, error,
                                                 stream (where it came from), time (ms)
+    <prefix>:{<queue>}:done            LIST     ids of the queue's most recently finished
+                                                tasks, newest first (capped)
     <prefix>:{<queue>}:waiting         HASH     task id -> "step|due ms|envelope": tasks
                                                 waiting for their parents
     <prefix>:{<queue>}:parents:<id>    SET      the parents a waiting task still waits for
@@ -28,6 +31,9 @@ by slot, is future work.) ::
                                                 the pub/sub channel announcing each result
     <prefix>:deps:{<task id>}          SET      "queue|child id" of the tasks waiting on it
                                                 (same slot as its result)
+    <prefix>:unique:{<lock>}           STRING   "<task id>|<ms set>": the queued-or-running
+                                                instance of a unique task (lock = task
+                                                name, or name and a digest of arguments)
     <prefix>:{control}:revoked         ZSET     revoked task id -> expiry (ms)
     <prefix>:{control}                 pub/sub  control channel: "revoke <id> ..." (workers
                                                 listen, to stop revoked tasks at once)
@@ -108,6 +114,12 @@ class Keys:
     def deps(self, task_id: str) -> str:
         return f"{self.prefix}:deps:{{{task_id}}}"
 
+    def unique(self, lock: str) -> str:
+        return f"{self.prefix}:unique:{{{lock}}}"
+
+    def done(self, queue: str) -> str:
+        return f"{self.prefix}:{{{queue}}}:done"
+
     def waiting(self, queue: str) -> str:
         return f"{self.prefix}:{{{queue}}}:waiting"
 
@@ -125,6 +137,7 @@ class Keys:
             self.alive(queue),
             self.starts(queue),
             self.dead(queue),
+            self.done(queue),
         ]
 
     def queue_of(self, key: str) -> str:

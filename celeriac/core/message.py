@@ -31,6 +31,7 @@ class TaskMessage:
     ``parents``: ids of tasks this one waits for; with ``pass_results`` it also receives
     their results before its own arguments: ``"first"`` the first parent's (a pipeline),
     ``"all"`` the list of all of them, in order (a fan-in).
+    ``unique``: the lock of a unique task (see ``SendOptions``), released when it ends.
     """
 
     name: str
@@ -52,6 +53,7 @@ class TaskMessage:
     created: float = field(default_factory=time.time)
     parents: tuple[str, ...] = ()
     pass_results: str | None = None
+    unique: str | None = None
 
     def encode(self, codec: Codec) -> bytes:
         """Serialize and sign through ``codec``."""
@@ -147,6 +149,7 @@ _CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "created": _number,
     "parents": _strings,
     "pass_results": _typed(str),
+    "unique": _typed(str),
 }
 
 _OPTIONAL_FIELDS = [fld for fld in fields(TaskMessage) if fld.name not in ("id", "name")]
@@ -168,4 +171,5 @@ _DEFAULTS: dict[str, Any] = {
     "created": None,  # always written
     "parents": (),
     "pass_results": None,
+    "unique": None,
 }

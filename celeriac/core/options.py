@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -34,6 +36,20 @@ def _ids(after: Any) -> tuple[str, ...]:
     return tuple(item if isinstance(item, str) else item.id for item in items)
 
 
+UNIQUE_MODES = (False, True, "name", "args")
+
+
+def unique_lock(
+    mode: bool | str, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> str:
+    """The lock a unique call takes: the task name, or (``"args"``) the name and a digest
+    of the arguments (JSON with sorted keys; other values by ``repr``)."""
+    if mode == "args":
+        canonical = json.dumps([list(args), dict(kwargs)], sort_keys=True, default=repr)
+        return f"{name}:{hashlib.sha256(canonical.encode()).hexdigest()[:32]}"
+    return name
+
+
 @dataclass(frozen=True)
 class SendOptions:
     """Per-task defaults, overridden per call with ``task.options(...)``.
@@ -42,6 +58,9 @@ class SendOptions:
     ``expires`` (seconds from now, or a datetime) drops it if not started in time.
     ``after``: task ids (or handles) to wait for; ``pass_results`` ``"first"`` or
     ``"all"`` hands their results to the task, before its own arguments.
+    ``unique``: ``True`` (or ``"name"``) keeps at most one instance of the task queued or
+    running, ``"args"`` one per task and arguments; sending another returns the id of the
+    one already there.
     """
 
     queue: str | None = None
@@ -59,6 +78,7 @@ class SendOptions:
     root_id: str | None = None
     after: tuple[str, ...] = ()
     pass_results: str | None = None
+    unique: bool | str = False
 
     def merged(self, overrides: Mapping[str, Any]) -> SendOptions:
         known = {f.name for f in fields(self)}
@@ -72,6 +92,10 @@ class SendOptions:
         if overrides.get("pass_results") not in (None, "first", "all"):
             raise ConfigurationError(
                 f"pass_results must be 'first' or 'all', got {overrides['pass_results']!r}"
+            )
+        if overrides.get("unique", False) not in UNIQUE_MODES:
+            raise ConfigurationError(
+                f"unique must be True, False, 'name' or 'args', got {overrides['unique']!r}"
             )
         return replace(self, **overrides)
 
@@ -100,4 +124,5 @@ class SendOptions:
             headers=dict(self.headers),
             parents=self.after,
             pass_results=self.pass_results,
+            unique=unique_lock(self.unique, name, args, kwargs) if self.unique else None,
         )

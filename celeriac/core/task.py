@@ -81,11 +81,11 @@ class Task(Generic[P, R]):
     async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Handle[R]:
         """Send a call to a worker; returns a handle on its result."""
         message = self.message(*args, **kwargs)
-        await self.app.send([message])
-        return Handle(self.app, message.id)
+        existing = await self.app.send([message])
+        return Handle(self.app, existing.get(message.id, message.id))
 
     def enqueue_sync(self, *args: P.args, **kwargs: P.kwargs) -> SyncHandle[R]:
         """Send a call from sync code (thread-safe); returns a handle on its result."""
         message = self.message(*args, **kwargs)
-        self.app.send_sync([message])
-        return SyncHandle(self.app, message.id)
+        existing = self.app.send_sync([message])
+        return SyncHandle(self.app, existing.get(message.id, message.id))

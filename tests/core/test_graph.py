@@ -18,17 +18,10 @@ from celeriac.core import (
     TaskRevoked,
     Worker,
 )
-from tests.conftest import ALL_BROKERS
+from tests.brokers import every_broker_kind  # noqa: F401 (the broker_kind fixture)
 from tests.core.worker.helpers import drain
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(params=ALL_BROKERS)
-def broker_kind(request: pytest.FixtureRequest) -> str:
-    """Also on Sentinel and Cluster: the graph's and revoke's scripts change there."""
-    kind: str = request.param
-    return kind
 
 
 def _tasks(app: App) -> dict[str, object]:

@@ -9,15 +9,19 @@ from ..errors import ConfigurationError
 from ._connect import SCHEMES, safe_url
 from .base import (
     DEFAULT_PRIORITY_STEPS,
+    PLACES,
+    RECENT_DONE,
     Broker,
     Completion,
     DeadLetter,
     Delivery,
+    Listed,
     Outgoing,
     PrioritySteps,
     QueueStats,
     Recovery,
     SyncBroker,
+    TaskView,
 )
 from .memory import MemoryBroker
 from .memory_sync import MemorySyncBroker
@@ -26,10 +30,13 @@ from .redis_sync import RedisSyncBroker
 
 __all__ = [
     "DEFAULT_PRIORITY_STEPS",
+    "PLACES",
+    "RECENT_DONE",
     "Broker",
     "Completion",
     "DeadLetter",
     "Delivery",
+    "Listed",
     "MemoryBroker",
     "MemorySyncBroker",
     "Outgoing",
@@ -39,6 +46,7 @@ __all__ = [
     "RedisBroker",
     "RedisSyncBroker",
     "SyncBroker",
+    "TaskView",
     "broker_from_url",
     "safe_url",
 ]

@@ -8,6 +8,11 @@ is their hash tag), but a task's result and dependents sit on the task id's slot
   calls of a phase at once. The graph's atomic step of a single Redis becomes a protocol
   that is safe at every point:
 
+  0. CLAIM: unique tasks take their locks. A lock held by another task is taken over
+     only when that holder is gone (its result final or missing, or it is revoked; a
+     missing one only once the lock is older than CLAIM_GRACE, as its marker may be
+     on its way); else
+     the task is dropped from the batch and the holder's id is what the send returns;
   1. CHECK: every parent outside the batch is known and unfinished (else
      :class:`DependencyError`, before anything is written);
   2. MARK: the PENDING markers;
@@ -39,16 +44,14 @@ from collections.abc import Awaitable, Callable, Generator, Sequence
 from typing import Any
 
 from ..errors import DependencyError
-from ._lua import FREE, PHASES, Commit
+from ._lua import CLAIM, FINAL_STATES, FREE, PHASES, Commit, text
 from .base import Delivery
 
 __all__ = ["QueueReaders", "commit_steps"]
 
 Calls = list[tuple[str, list[str], list[Any]]]
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+CLAIM_GRACE_MS = 60_000  # a lock whose holder has no result record yet counts this long
+CLAIM_ROUNDS = 5  # a lock that changes hands this often under our feet: the holder wins
 
 
 def commit_steps(commit: Commit) -> Generator[Calls, list[Any], None]:
@@ -58,19 +61,62 @@ def commit_steps(commit: Commit) -> Generator[Calls, list[Any], None]:
     in how they run the calls of a step.
     """
     for phase in PHASES:
+        if phase == CLAIM:
+            yield from _claim(commit)
+            continue
         calls = commit.phase(phase)
         if not calls:
             continue
-        replies = yield [("commit", keys, args) for keys, args in calls]
+        replies = yield _scripts(calls)
         if phase >= FREE:
             continue
-        for reply in replies:
-            for notice in reply or ():
-                kind, *rest = (_text(part) for part in notice)
-                if kind == "E":
-                    raise DependencyError(rest[0])
-                queue, child, parent, ok = rest
-                commit.free(queue, child, parent, ok == "1")
+        for kind, rest in _notices(replies):
+            if kind == "E":
+                raise DependencyError(rest[0])
+            queue, child, parent, ok = rest
+            commit.free(queue, child, parent, ok == "1")
+
+
+def _scripts(calls: list[tuple[list[str], list[Any]]]) -> Calls:
+    return [("commit", keys, args) for keys, args in calls]
+
+
+def _notices(replies: list[Any]) -> Generator[tuple[str, list[str]], None, None]:
+    for reply in replies:
+        for notice in reply or ():
+            kind, *rest = (text(part) for part in notice)
+            yield kind, rest
+
+
+def _claim(commit: Commit) -> Generator[Calls, list[Any], None]:
+    """Step 0: take the locks of unique tasks (see the module's docstring)."""
+    claims = commit.claims()
+    calls = commit.phase(CLAIM)
+    retrying: dict[str, str] = {}
+    for _ in range(CLAIM_ROUNDS):
+        if not calls:
+            return
+        held = [(rest[0], rest[1], int(rest[2])) for _, rest in _notices((yield _scripts(calls)))]
+        if not held:
+            return
+        probes = [call for task_id, holder, _ in held for call in commit.probe(task_id, holder)]
+        states, revoked = {}, set()
+        for kind, rest in _notices((yield _scripts(probes))):
+            if kind == "S":
+                states[rest[0]] = rest[2]
+            elif rest[2] == "1":
+                revoked.add(rest[0])
+        calls, retrying = [], {}
+        for task_id, holder, age in held:
+            state = states.get(task_id, "")
+            missing = not state and age > CLAIM_GRACE_MS
+            if state in FINAL_STATES or missing or task_id in revoked:
+                calls += commit.claim_again(claims[task_id], holder)
+                retrying[task_id] = holder
+            else:
+                commit.drop(task_id, holder)
+    for task_id, holder in retrying.items():  # still contested: the last holder keeps it
+        commit.drop(task_id, holder)
 
 
 Read = Callable[[str, str, int], Awaitable[list[Delivery]]]

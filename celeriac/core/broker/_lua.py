@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 from ..keys import GROUP, MESSAGE_FIELD, Keys
-from .base import Completion, Delivery, Outgoing, PrioritySteps
+from .base import RECENT_DONE, Completion, Delivery, Outgoing, PrioritySteps
 
 __all__ = ["MS", "PHASES", "SCRIPTS", "Commit", "Key", "Script", "fetch_args"]
 
@@ -58,8 +58,8 @@ Part = str | bytes | int
 
 # On a Cluster each operation runs in one of these steps, in this order; within a step,
 # one call per slot, the calls of a step at the same time (see _cluster.py).
-CHECK, MARK, WAIT, LINK, WRITE, FREE, FINISH = range(7)
-PHASES = (CHECK, MARK, WAIT, LINK, WRITE, FREE, FINISH)
+CLAIM, CHECK, MARK, WAIT, LINK, WRITE, FREE, FINISH = range(8)
+PHASES = (CLAIM, CHECK, MARK, WAIT, LINK, WRITE, FREE, FINISH)
 
 
 @dataclass
@@ -69,6 +69,7 @@ class _Op:
     # an acknowledgement (stream, start counts, entry id): merged with the others of
     # its stream at the end of the call
     ack: tuple[Key, Key, str] | None = None
+    owner: str = ""  # the task a send's operations belong to
 
     @property
     def tag(self) -> str:
@@ -82,6 +83,7 @@ class _Call:
     index: dict[str, int] = field(default_factory=dict)
     args: list[Part] = field(default_factory=list)
     acks: dict[tuple[int, int], list[str]] = field(default_factory=dict)
+    done: dict[int, list[str]] = field(default_factory=dict)  # done list -> task ids
     ops: int = 0
 
     def _k(self, key: Key) -> int:
@@ -97,12 +99,19 @@ class _Call:
             stream, starts, entry_id = op.ack
             self.acks.setdefault((self._k(stream), self._k(starts)), []).append(entry_id)
             return
+        if op.parts[:1] == ("H",):
+            _, done_list, task_id = op.parts
+            assert isinstance(done_list, Key)
+            self.done.setdefault(self._k(done_list), []).append(str(task_id))
+            return
         self.args.extend(self._k(p) if isinstance(p, Key) else p for p in op.parts)
 
     def argv(self, head: list[Part]) -> list[Part]:
-        """ARGV with the acknowledgements last, one operation per stream (the call is
-        atomic, so where they stand inside it does not matter)."""
+        """ARGV with the finished-task lists and acknowledgements last, one operation
+        per key (the call is atomic, so where they stand inside it does not matter)."""
         tail: list[Part] = []
+        for key, task_ids in self.done.items():
+            tail += ["H", key, RECENT_DONE, len(task_ids), *task_ids]
         for (key, starts), ids in self.acks.items():
             tail += ["A", key, starts, len(ids), *ids]
         return [*head, *self.args, *tail]
@@ -123,6 +132,8 @@ class Commit:
         self.linked = linked
         self.groups: list[list[_Op]] = []
         self._sent: set[str] = set()
+        # unique tasks not sent because another instance holds their lock: id -> holder
+        self.existing: dict[str, str] = {}
 
     # -- recording --------------------------------------------------------------------
 
@@ -130,8 +141,8 @@ class Commit:
         """Start a group of operations that apply together (on a single Redis)."""
         self.groups.append([])
 
-    def _op(self, phase: int, *parts: Part | Key) -> None:
-        self.groups[-1].append(_Op(phase, parts))
+    def _op(self, phase: int, *parts: Part | Key, owner: str = "") -> None:
+        self.groups[-1].append(_Op(phase, parts, owner=owner))
 
     def result(
         self, task_id: str, state: str, data: bytes | None, ttl: float | None, final: bool
@@ -152,6 +163,8 @@ class Commit:
         self._send(item)
 
     def _send(self, item: Outgoing) -> None:
+        group = self.groups[-1]
+        start = len(group)
         step = self.steps.step_for(item.priority)
         marker_ttl = _ttl(
             item.result_ttl and item.result_ttl + max(0.0, (item.due or 0) - time.time())
@@ -168,7 +181,43 @@ class Commit:
             wake = Key(self.keys.wake(item.queue))
             member = delayed_member(step, item.id)
             self._op(WRITE, "D", zset, data, wake, member, int(item.due * MS), item.data)
+        for op in group[start:]:
+            op.owner = item.id
+        if item.unique:  # first, so that on a single Redis it can skip the rest
+            skip = sum(len(op.parts) for op in group[start:])
+            claim = self._claim_op(item.unique, item.id, marker_ttl, "", skip)
+            group.insert(start, claim)
         self._sent.add(item.id)
+
+    def _claim_op(self, lock: str, task_id: str, ttl: int, expect: str, skip: int) -> _Op:
+        parts = ("U", Key(self.keys.unique(lock)), task_id, ttl, expect, skip)
+        return _Op(CLAIM, parts, owner=task_id)
+
+    def claim_again(self, claim: _Op, expect: str) -> list[tuple[list[str], list[Part]]]:
+        """Cluster: the call that takes a lock whose holder ``expect`` is gone."""
+        _, lock, task_id, ttl, _, skip = claim.parts
+        return self._render([_Op(CLAIM, ("U", lock, task_id, ttl, expect, skip))])
+
+    def claims(self) -> dict[str, _Op]:
+        """The lock claims of this commit, by task id."""
+        return {op.owner: op for g in self.groups for op in g if op.parts[:1] == ("U",)}
+
+    def probe(self, task_id: str, holder: str) -> list[tuple[list[str], list[Part]]]:
+        """Cluster: the calls that ask whether a lock's holder is still queued or running
+        (its state, on its slot) and whether it was revoked (on the control slot)."""
+        state = _Op(CLAIM, ("S", Key(self.keys.result(holder)), task_id, holder))
+        revoked = _Op(CLAIM, ("V", Key(self.keys.revoked()), task_id, holder))
+        return self._render([state]) + self._render([revoked])
+
+    def drop(self, task_id: str, holder: str) -> None:
+        """Cluster: a unique task is not sent; ``holder`` is the instance that counts."""
+        self.existing[task_id] = holder
+        for group in self.groups:
+            group[:] = [op for op in group if op.owner != task_id]
+
+    def release(self, lock: str, task_id: str) -> None:
+        """A unique task reached a final state: free its lock (if it still holds it)."""
+        self._op(FINISH, "Q", Key(self.keys.unique(lock)), task_id)
 
     def _wait(self, item: Outgoing, step: int) -> None:
         waiting = Key(self.keys.waiting(item.queue))
@@ -233,6 +282,10 @@ class Commit:
         if item.state is not None and item.result_id is not None:
             final = item.state in FINAL_STATES
             self._result(item.result_id, item.state, item.result, item.result_ttl, final)
+            if final and item.unique:
+                self.release(item.unique, item.result_id)
+            if final:  # remembered among the queue's recently finished (see list_tasks)
+                self._op(FINISH, "H", Key(self.keys.done(item.delivery.queue)), item.result_id)
         if item.then is not None:
             self._send(item.then)
         self._ack(item.delivery)
@@ -241,6 +294,20 @@ class Commit:
 
     def _head(self) -> list[Part]:
         return [GROUP, self.keys.prefix, "1" if self.linked else "0"]
+
+    def _render(self, ops: Sequence[_Op]) -> list[tuple[list[str], list[Part]]]:
+        call = _Call()
+        for op in ops:
+            call.add(op)
+        return [(call.keys, call.argv(self._head()))]
+
+    def absorb(self, replies: Sequence[object]) -> None:
+        """Single Redis: note the unique tasks the calls did not send (their 'U' notices)."""
+        for reply in replies:
+            for notice in reply or ():  # type: ignore[attr-defined]
+                kind, *rest = (text(part) for part in notice)
+                if kind == "U":
+                    self.existing[rest[0]] = rest[1]
 
     def invocations(self) -> list[tuple[list[str], list[Part]]]:
         """(KEYS, ARGV) of each call on a single Redis, in order: each group whole in one
@@ -266,6 +333,11 @@ class Commit:
                     calls.append(_Call())
                 calls[-1].add(op)
         return [(c.keys, c.argv(self._head())) for calls in by_tag.values() for c in calls]
+
+
+def text(value: object) -> str:
+    """A script reply's string (bytes with RESP2 and redis-py's defaults)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _ttl(ttl: float | None) -> int:

@@ -95,3 +95,28 @@ class Result:
 
     def expired(self) -> bool:
         return self.expires is not None and self.expires <= time.monotonic()
+
+
+class Locks:
+    """Unique-task locks: lock -> (holder task id, expiry on the monotonic clock)."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, tuple[str, float | None]] = {}
+
+    def claim(
+        self, lock: str, task_id: str, ttl: float | None, alive: Callable[[str], bool]
+    ) -> str | None:
+        """Take ``lock`` for ``task_id`` and return None, or return the id of the other
+        task that holds it and is still queued or running (``alive``)."""
+        held = self._held.get(lock)
+        now = time.monotonic()
+        if held is not None:
+            holder, expires = held
+            if holder != task_id and (expires is None or expires > now) and alive(holder):
+                return holder
+        self._held[lock] = (task_id, now + ttl if ttl else None)
+        return None
+
+    def release(self, lock: str, task_id: str) -> None:
+        if self._held.get(lock, ("",))[0] == task_id:
+            del self._held[lock]

@@ -19,15 +19,19 @@ from ..errors import ConfigurationError
 
 __all__ = [
     "DEFAULT_PRIORITY_STEPS",
+    "PLACES",
+    "RECENT_DONE",
     "Broker",
     "Completion",
     "DeadLetter",
     "Delivery",
+    "Listed",
     "Outgoing",
     "PrioritySteps",
     "QueueStats",
     "Recovery",
     "SyncBroker",
+    "TaskView",
 ]
 
 DEFAULT_PRIORITY_STEPS = (0, 3, 6, 9)
@@ -61,7 +65,8 @@ class Outgoing:
 
     Sending also marks the task PENDING in its result record (for ``result_ttl`` seconds
     past ``due``), unless a record exists. With ``parents``, the message waits until they
-    have finished (see the graph in ``commit.lua``).
+    have finished (see the graph in ``commit.lua``). With ``unique`` (a lock name), it is
+    sent only when no other task holding that lock is queued or running.
     """
 
     id: str
@@ -72,6 +77,7 @@ class Outgoing:
     name: str = ""
     parents: tuple[str, ...] = ()
     result_ttl: float | None = 24 * 3600.0
+    unique: str = ""
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,7 @@ class Completion:
     result_ttl: float | None = None
     then: Outgoing | None = None
     state: str | None = None  # the result's state; None: store nothing
+    unique: str = ""  # the lock a unique task holds: released with a final state
 
 
 @dataclass(frozen=True)
@@ -141,6 +148,37 @@ class Recovery:
     max_deliveries: int = 25
 
 
+# where a task can be, for introspection (see Broker.list_tasks)
+PLACES = ("queued", "scheduled", "waiting", "running", "done")
+RECENT_DONE = 1000  # how many finished task ids each queue remembers, newest first
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A task found in a queue by :meth:`Broker.list_tasks`: its message (``data``;
+    None for ``done``, which knows only ids), when it is due (``scheduled``, and
+    ``waiting`` with a delay) and which consumer holds it (``running``)."""
+
+    place: str
+    task_id: str | None = None
+    data: bytes | None = None
+    due: float | None = None
+    consumer: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """What the broker knows of one task: its record and where it is."""
+
+    id: str
+    state: str
+    queue: str
+    name: str
+    place: str
+    result: bytes | None = None
+    due: float | None = None
+
+
 @dataclass(frozen=True)
 class QueueStats:
     """Counts for one queue: waiting to be fetched, fetched but not finished,
@@ -158,8 +196,10 @@ class Broker(Protocol):
 
     priority_steps: PrioritySteps
 
-    async def send(self, items: Sequence[Outgoing]) -> None:
-        """Enqueue messages (delayed ones when ``due`` is in the future), one round trip."""
+    async def send(self, items: Sequence[Outgoing]) -> dict[str, str]:
+        """Enqueue messages (delayed ones when ``due`` is in the future), one round trip.
+        Returns the unique ones not sent: their id -> the id of the instance holding
+        the lock."""
 
     async def fetch(
         self, queues: Sequence[str], consumer: str, count: int, timeout: float, strict: bool
@@ -240,6 +280,14 @@ class Broker(Protocol):
     async def workers(self) -> list[bytes]:
         """The info of every live worker."""
 
+    async def list_tasks(self, queue: str, place: str, limit: int) -> list[Listed]:
+        """Up to ``limit`` tasks of a queue in one of ``PLACES``: queued (in order),
+        scheduled (soonest first), waiting for parents, running (taken by a worker) or
+        done (the most recent first)."""
+
+    async def inspect_task(self, task_id: str) -> TaskView | None:
+        """A task's record and place, or None when there is no record."""
+
     async def stats(self, queue: str) -> QueueStats:
         """Counts of ready, in-flight, delayed and dead messages."""
 
@@ -257,7 +305,7 @@ class SyncBroker(Protocol):
 
     priority_steps: PrioritySteps
 
-    def send(self, items: Sequence[Outgoing]) -> None: ...
+    def send(self, items: Sequence[Outgoing]) -> dict[str, str]: ...
 
     def store_result(self, task_id: str, state: str, data: bytes, ttl: float | None) -> None: ...
 

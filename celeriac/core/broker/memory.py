@@ -14,6 +14,7 @@ import asyncio
 import heapq
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -22,17 +23,31 @@ from typing import TYPE_CHECKING
 import anyio
 
 from ..errors import ConfigurationError
+from . import _memory_inspect
 from ._memory_graph import FINAL, Graph
-from ._memory_state import Claim, Delayed, Result, Stream, Wakers, counter, loop_waker, new_tag
+from ._memory_state import (
+    Claim,
+    Delayed,
+    Locks,
+    Result,
+    Stream,
+    Wakers,
+    counter,
+    loop_waker,
+    new_tag,
+)
 from .base import (
     DEFAULT_PRIORITY_STEPS,
+    RECENT_DONE,
     Completion,
     DeadLetter,
     Delivery,
+    Listed,
     Outgoing,
     PrioritySteps,
     QueueStats,
     Recovery,
+    TaskView,
 )
 
 if TYPE_CHECKING:
@@ -54,6 +69,8 @@ class MemoryBroker:
         self._delayed: dict[str, Delayed] = {}
         self._results: dict[str, Result] = {}
         self._graph = Graph()
+        self._locks = Locks()
+        self._done: dict[str, deque[str]] = {}  # queue -> recently finished ids, newest first
         self._dead: dict[str, dict[str, DeadLetter]] = {}
         self._alive: dict[str, dict[str, float]] = {}  # queue -> consumer -> deadline
         self._revoked: dict[str, float] = {}  # task id -> expiry (monotonic)
@@ -97,18 +114,37 @@ class MemoryBroker:
         stream.new.append(tag)
         self._wakers.wake(f"q:{queue}")
 
-    def _send_locked(self, item: Outgoing) -> None:
+    def _send_locked(self, item: Outgoing) -> str | None:
+        """Send one message; for a unique task whose lock another holds, that holder's id
+        instead (and nothing is sent)."""
+        if item.unique:
+            holder = self._locks.claim(
+                item.unique, item.id, self._marker_ttl(item), self._task_alive
+            )
+            if holder is not None:
+                return holder
         step = self.priority_steps.step_for(item.priority)
         self._mark_locked(item)
         if item.parents:
             self._graph.wait(item, step)
-            return
-        self._place_locked(item, step)
+        else:
+            self._place_locked(item, step)
+        return None
+
+    def _task_alive(self, task_id: str) -> bool:
+        """Queued or running: its record exists and is not final, and it is not revoked."""
+        state = self._state_locked(task_id)
+        revoked = self._revoked.get(task_id, 0.0) > time.monotonic()
+        return state is not None and state not in FINAL and not revoked
+
+    @staticmethod
+    def _marker_ttl(item: Outgoing) -> float | None:
+        return item.result_ttl and item.result_ttl + max(0.0, (item.due or 0) - time.time())
 
     def _mark_locked(self, item: Outgoing) -> None:
         """The task is PENDING from now on, unless it already has a record."""
         if self._result_locked(item.id) is None:
-            ttl = item.result_ttl and item.result_ttl + max(0.0, (item.due or 0) - time.time())
+            ttl = self._marker_ttl(item)
             expires = time.monotonic() + ttl if ttl else None
             self._results[item.id] = Result("PENDING", None, item.queue, item.name, expires)
 
@@ -142,20 +178,29 @@ class MemoryBroker:
             for waiting in self._graph.release(task_id, state == "SUCCESS"):
                 self._place_locked(waiting.item, waiting.step)
 
-    async def send(self, items: Sequence[Outgoing]) -> None:
-        self.send_now(items)
+    async def send(self, items: Sequence[Outgoing]) -> dict[str, str]:
+        return self.send_now(items)
 
-    def send_now(self, items: Sequence[Outgoing]) -> None:
+    def send_now(self, items: Sequence[Outgoing]) -> dict[str, str]:
+        existing: dict[str, str] = {}
         with self._lock:
             self._graph.check(items, self._state_locked)
             for item in items:
-                self._send_locked(item)
+                holder = self._send_locked(item)
+                if holder is not None:
+                    existing[item.id] = holder
+        return existing
 
     async def finish(self, items: Sequence[Completion]) -> None:
         with self._lock:
             for item in items:
                 if item.state is not None and item.result_id is not None:
                     self._store_locked(item.result_id, item.state, item.result, item.result_ttl)
+                    if item.unique and item.state in FINAL:
+                        self._locks.release(item.unique, item.result_id)
+                    if item.state in FINAL:
+                        done = self._done.setdefault(item.delivery.queue, deque(maxlen=RECENT_DONE))
+                        done.appendleft(item.result_id)
                 if item.then is not None:
                     self._send_locked(item.then)
                 self._ack_locked(item.delivery)
@@ -499,6 +544,14 @@ class MemoryBroker:
         now = time.monotonic()
         with self._lock:
             return [info for info, deadline in self._workers.values() if deadline > now]
+
+    async def list_tasks(self, queue: str, place: str, limit: int) -> list[Listed]:
+        with self._lock:
+            return _memory_inspect.list_tasks(self, queue, place, limit)
+
+    async def inspect_task(self, task_id: str) -> TaskView | None:
+        with self._lock:
+            return _memory_inspect.inspect_task(self, task_id)
 
     async def stats(self, queue: str) -> QueueStats:
         return self.stats_now(queue)

@@ -20,8 +20,8 @@ class MemorySyncBroker:
         self._broker = broker
         self.priority_steps = broker.priority_steps
 
-    def send(self, items: Sequence[Outgoing]) -> None:
-        self._broker.send_now(items)
+    def send(self, items: Sequence[Outgoing]) -> dict[str, str]:
+        return self._broker.send_now(items)
 
     def store_result(self, task_id: str, state: str, data: bytes, ttl: float | None) -> None:
         self._broker.store_result_now(task_id, state, data, ttl)

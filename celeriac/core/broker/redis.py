@@ -35,7 +35,17 @@ from ._redis_base import (
     safe_url,
     stats_from,
 )
-from .base import Completion, DeadLetter, Delivery, Outgoing, QueueStats, Recovery
+from ._redis_inspect import inspect_task, list_tasks
+from .base import (
+    Completion,
+    DeadLetter,
+    Delivery,
+    Listed,
+    Outgoing,
+    QueueStats,
+    Recovery,
+    TaskView,
+)
 from .redis_sync import RedisSyncBroker
 
 __all__ = ["RedisBroker", "RedisSyncBroker", "safe_url"]
@@ -72,6 +82,8 @@ class RedisBroker(RedisBase):
     @asynccontextmanager
     async def _errors(self) -> AsyncIterator[None]:
         try:
+            if self.cluster:  # learn the nodes once, before concurrent first calls race
+                await self._loop_client().ready()
             yield
         except REDIS_ERRORS as exc:
             raise self._broker_error(exc) from exc
@@ -107,7 +119,7 @@ class RedisBroker(RedisBase):
     async def _apply(self, commit: Commit) -> None:
         """Run a commit: its calls in order, or on a Cluster its steps one after another."""
         if not self.cluster:
-            await self._run(commit_calls(commit))
+            commit.absorb(await self._run(commit_calls(commit)))
             return
         steps = commit_steps(commit)
         replies: list[Any] | None = None
@@ -118,8 +130,10 @@ class RedisBroker(RedisBase):
                 return
             replies = await self._run(calls)
 
-    async def send(self, items: Sequence[Outgoing]) -> None:
-        await self._apply(self._send_plan(items))
+    async def send(self, items: Sequence[Outgoing]) -> dict[str, str]:
+        commit = self._send_plan(items)
+        await self._apply(commit)
+        return commit.existing
 
     async def fetch(
         self, queues: Sequence[str], consumer: str, count: int, timeout: float, strict: bool = False
@@ -487,6 +501,16 @@ class RedisBroker(RedisBase):
             pipe = self._stats_pipeline(self._redis.pipeline(transaction=False), queue)
             return stats_from(await pipe.execute(raise_on_error=False))
 
+    async def list_tasks(self, queue: str, place: str, limit: int) -> list[Listed]:
+        async with self._errors():
+            return await list_tasks(
+                self._redis, self.keys, self.priority_steps, queue=queue, place=place, limit=limit
+            )
+
+    async def inspect_task(self, task_id: str) -> TaskView | None:
+        async with self._errors():
+            return await inspect_task(self._redis, self.keys, self.priority_steps, task_id)
+
     async def aclose(self) -> None:
         """Close this event loop's connections (other loops' stay open)."""
         client = self._clients.pop(asyncio.get_running_loop(), None)
@@ -512,12 +536,15 @@ class _LoopClient:
         self.waiter = AsyncResultWaiter(client)
         self.readers = QueueReaders(read)
         self._ready = not hasattr(client, "initialize")
+        self._initializing = asyncio.Lock()
 
     async def ready(self) -> Any:
         """The client, once it knows the Cluster's nodes (pub/sub needs that first)."""
         if not self._ready:
-            await self.redis.initialize()
-            self._ready = True
+            async with self._initializing:
+                if not self._ready:
+                    await self.redis.initialize()
+                    self._ready = True
         return self.redis
 
     async def aclose(self) -> None:

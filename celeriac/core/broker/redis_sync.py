@@ -67,7 +67,7 @@ class RedisSyncBroker(RedisBase):
     def _apply(self, commit: Commit) -> None:
         """The blocking twin of :meth:`RedisBroker._apply`."""
         if not self.cluster:
-            self._run(commit_calls(commit))
+            commit.absorb(self._run(commit_calls(commit)))
             return
         steps = commit_steps(commit)
         replies: list[Any] | None = None
@@ -78,8 +78,10 @@ class RedisSyncBroker(RedisBase):
                 return
             replies = self._run(calls)
 
-    def send(self, items: Sequence[Outgoing]) -> None:
-        self._apply(self._send_plan(items))
+    def send(self, items: Sequence[Outgoing]) -> dict[str, str]:
+        commit = self._send_plan(items)
+        self._apply(commit)
+        return commit.existing
 
     def store_result(self, task_id: str, state: str, data: bytes, ttl: float | None) -> None:
         self._apply(self._result_plan(task_id, state, data, ttl))

@@ -23,12 +23,14 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from ..app import App
+from ..app import App, Lifespan
 from ..broker import Delivery, Recovery
+from ..context import Middleware
 from ..errors import BrokerError, ConfigurationError
 from ..keys import check_queue_name
 from ..liveness import Counters, WorkerInfo
@@ -84,6 +86,8 @@ class Worker:
         grace: float = 25.0,
         max_tasks: int | None = None,
         idle_timeout: float | None = None,
+        lifespan: Lifespan | None = None,
+        middleware: Sequence[Middleware] = (),
     ) -> None:
         if concurrency < 1:
             raise ConfigurationError(f"concurrency must be at least 1, got {concurrency}")
@@ -106,6 +110,9 @@ class Worker:
         self.grace = grace
         self.max_tasks = max_tasks
         self.idle_timeout = idle_timeout
+        self.lifespan = lifespan or app.lifespan
+        # the app's middleware outermost, then this worker's own
+        self.middleware = (*app.middlewares, *middleware)
         self.counters = Counters()
         self.holdings = Holdings()
         self.started = time.time()
@@ -175,7 +182,7 @@ class Worker:
         self._runners_scope = anyio.CancelScope()
         if self._stop_asked:
             self._stopping.set()
-        async with self._sync_pool() as pool:
+        async with self._sync_pool() as pool, self._lifespan() as resources:
             finisher = Finisher(self.app.broker, self._flushed)
             runner = self._runner = Runner(
                 self.app,
@@ -186,6 +193,8 @@ class Worker:
                 holdings=self.holdings,
                 recovery=self.recovery,
                 pool=pool,
+                resources=resources,
+                middleware=self.middleware,
             )
             control = Control(self.app.broker, runner.cancel)
             runner.is_revoked = control.is_revoked
@@ -209,6 +218,22 @@ class Worker:
                 services.cancel_scope.cancel()  # no heartbeat may announce us after this
             await heartbeat.withdraw()
         logger.info("%s stopped.", self.name)
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self) -> AsyncIterator[Any]:
+        """The lifespan around the whole run (after the process pool forked, so that its
+        children do not inherit the resources' sockets)."""
+        if self.lifespan is None:
+            yield None
+            return
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                resources = await stack.enter_async_context(self.lifespan(self))
+            except Exception as exc:
+                raise ConfigurationError(
+                    f"the worker's lifespan {self.lifespan!r} failed to start: {exc!r}"
+                ) from exc
+            yield resources
 
     async def _start(self, heartbeat: Heartbeat) -> None:
         self._warn_about_thread_limits()

@@ -52,7 +52,13 @@ class Outcomes:
         keep = not job.message.ignore_result or record.state == RETRY
         data = record.encode(self.app.codec) if keep else None
         return Completion(
-            job.delivery, record.id, data, self.app.result_ttl, then, state=record.state
+            job.delivery,
+            record.id,
+            data,
+            self.app.result_ttl,
+            then,
+            state=record.state,
+            unique=job.message.unique or "",
         )
 
     def record(self, job: Job, state: str, **fields: Any) -> ResultRecord:

@@ -21,7 +21,7 @@ import anyio
 
 from ..app import App
 from ..broker import Delivery, Recovery
-from ..context import TaskContext, _current
+from ..context import Middleware, TaskContext, _current, through
 from ..errors import BrokerError, DecodeError, NotRegistered, Retry
 from ..liveness import Counters
 from ..logs import worker_logger as logger
@@ -73,6 +73,8 @@ class Runner:
         holdings: Holdings,
         recovery: Recovery,
         pool: SyncPool | None = None,
+        resources: Any = None,
+        middleware: tuple[Middleware, ...] = (),
     ) -> None:
         self.app = app
         self.worker = worker
@@ -82,6 +84,8 @@ class Runner:
         self.holdings = holdings
         self.pool = pool
         self.recovery = recovery
+        self.resources = resources
+        self.middleware = middleware
         self.outcomes = Outcomes(app, worker, counters)
         self.running = 0
         self.hand_back_on_cancel = True  # False on a cold stop: recovery brings them back
@@ -214,11 +218,14 @@ class Runner:
         if job.task.track_started and not message.ignore_result:
             record = ResultRecord(message.id, STARTED, name=message.name, worker=self.worker)
             await self._store(record)
-        token = _current.set(TaskContext(message, self.worker, self.is_revoked))
+        ctx = TaskContext(message, self.worker, self.is_revoked, self.resources)
+        token = _current.set(ctx)
         started = time.perf_counter()
         try:
-            args = await self._arguments(job)
-            value = await self._call(job, args)
+            if self.middleware:
+                value = await through(self.middleware, ctx, lambda: self._arguments_and_call(job))
+            else:
+                value = await self._arguments_and_call(job)
         except Retry as retry:
             completion = self.outcomes.retried(job, retry)
         except Exception as exc:
@@ -232,6 +239,9 @@ class Runner:
         finally:
             _current.reset(token)
         self.finisher.submit(completion)
+
+    async def _arguments_and_call(self, job: Job) -> Any:
+        return await self._call(job, await self._arguments(job))
 
     async def _arguments(self, job: Job) -> tuple[Any, ...]:
         """The call's arguments: with the parents' results first, when it asked for them

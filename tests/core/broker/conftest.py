@@ -3,12 +3,4 @@ Cluster."""
 
 from __future__ import annotations
 
-import pytest
-
-from tests.conftest import ALL_BROKERS
-
-
-@pytest.fixture(params=ALL_BROKERS)
-def broker_kind(request: pytest.FixtureRequest) -> str:
-    kind: str = request.param
-    return kind
+from tests.brokers import every_broker_kind  # noqa: F401 (the broker_kind fixture)

@@ -215,6 +215,7 @@ async def test_key_names_follow_the_layout(rb: RedisBroker, raw: Any, prefix: st
         f"{prefix}:{tag}:delayed:data": b"hash",
         f"{prefix}:{tag}:wake": b"stream",
         f"{prefix}:{tag}:dead": b"stream",
+        f"{prefix}:{tag}:done": b"list",  # task-1 finished: the queue's recent done list
         f"{prefix}:result:{{task-1}}": b"hash",
         # sending marks each task PENDING in its result record
         f"{prefix}:result:{{1}}": b"hash",
@@ -226,7 +227,8 @@ async def test_key_names_follow_the_layout(rb: RedisBroker, raw: Any, prefix: st
         assert await raw.type(key) == kind, key
 
     pattern = re.compile(
-        re.escape(prefix) + r":(\{(?P<queue>[^{}]+)\}:(stream:\d+|delayed|delayed:data|wake|dead)"
+        re.escape(prefix)
+        + r":(\{(?P<queue>[^{}]+)\}:(stream:\d+|delayed|delayed:data|wake|dead|done)"
         r"|result:\{[^{}]+\})"
     )
     for key in found:
@@ -240,6 +242,7 @@ async def test_key_names_follow_the_layout(rb: RedisBroker, raw: Any, prefix: st
     assert keys.stream(queue, 9) in found
     assert {keys.delayed(queue), keys.delayed_data(queue), keys.dead(queue)} <= found
     assert keys.result("task-1") in found
+    assert keys.done(queue) in found
 
     # nothing about this queue was written outside the prefix
     anywhere = {key.decode() async for key in raw.scan_iter(match=f"*{queue}*", count=1000)}

@@ -7,6 +7,22 @@
 --          Cluster, where every call touches one slot and the client walks the graph
 --          in steps (ops C, K and F; see celeriac/core/broker/_cluster.py)
 -- then operations, each an opcode and its arguments:
+--   'U' k id ttl expect skip
+--                         a unique task is sent: take lock KEYS[k] (value "id|ms") unless
+--                         another instance holds it. Single Redis: the holder counts
+--                         while its result hash exists and is not final, and it is not
+--                         revoked (<prefix>:{control}:revoked); when it does, a
+--                         'U' notice and the next skip ARGV slots (the rest of this
+--                         task's operations) are skipped. Cluster: taken when free or
+--                         held by expect (a holder the client found gone), else a 'U'
+--                         notice and the client decides (see _cluster.py)
+--   'S' k id holder       Cluster: is the lock holder alive (result hash KEYS[k])? an 'S'
+--                         notice
+--   'V' k id holder       Cluster: is the lock holder revoked (zset KEYS[k])? a 'V' notice
+--   'Q' k id              a unique task finished: release lock KEYS[k] if id holds it
+--   'H' k limit n id1 .. idn
+--                         tasks of a queue finished: LPUSH them on list KEYS[k], keep the
+--                         newest limit
 --   'P' k ttl id queue name
 --                         a task was sent: unless result hash KEYS[k] exists, mark it
 --                         PENDING (fields s, q, n) for ttl ms
@@ -49,8 +65,10 @@
 -- On a single Redis every 'W' is checked before anything is written: each parent must
 -- be known (sent in this batch, or its result hash exists) and not finished, else an
 -- error reply.
--- Returns the notices: { 'F', queue, child, parent, ok } (a child to free) and
--- { 'E', problem } (a parent refused by 'C').
+-- Returns the notices: { 'F', queue, child, parent, ok } (a child to free),
+-- { 'E', problem } (a parent refused by 'C'), { 'U', id, holder, age ms } (a unique task
+-- not sent: another instance holds its lock), { 'S', id, holder, state or '' } and
+-- { 'V', id, holder, '1' when revoked else '0' }.
 
 local group, prefix, linked = ARGV[1], ARGV[2], ARGV[3] == '1'
 local clock = redis.call('TIME')
@@ -74,6 +92,11 @@ local function width(i)
   if op == 'K' then return 6 end
   if op == 'F' then return 7 end
   if op == 'Z' then return 2 end
+  if op == 'U' then return 6 end
+  if op == 'S' then return 4 end
+  if op == 'V' then return 4 end
+  if op == 'Q' then return 3 end
+  if op == 'H' then return 4 + tonumber(ARGV[i + 3]) end
   return nil
 end
 
@@ -86,6 +109,25 @@ local function refused(key, parent)
     return 'parent task ' .. parent .. ' already finished (' .. state .. ')'
   end
   return nil
+end
+
+local function revoked(key, task_id)
+  local expiry = redis.call('ZSCORE', key, task_id)
+  return expiry and tonumber(expiry) > now
+end
+
+-- whether a task still counts as queued or running: its result hash says so, and it
+-- has not been revoked
+local function alive(task_id)
+  local state = redis.call('HGET', prefix .. ':result:{' .. task_id .. '}', 's')
+  return state and not FINAL[state] and not revoked(prefix .. ':{control}:revoked', task_id)
+end
+
+local function lock_holder(key)
+  local value = redis.call('GET', key)
+  if not value then return nil, 0 end
+  local holder, since = string.match(value, '^(.*)|(%d+)$')
+  return holder or value, now - (tonumber(since) or now)
 end
 
 -- first pass: shape of every operation, and every parent of every waiting task
@@ -165,7 +207,7 @@ end
 -- second pass: apply
 i = FIRST
 while i <= #ARGV do
-  local op, k = ARGV[i], KEYS[tonumber(ARGV[i + 1])]
+  local op, k, w = ARGV[i], KEYS[tonumber(ARGV[i + 1])], width(i)
   if op == 'P' then
     if redis.call('EXISTS', k) == 0 then
       redis.call('HSET', k, 's', 'PENDING', 'q', ARGV[i + 4], 'n', ARGV[i + 5])
@@ -227,7 +269,31 @@ while i <= #ARGV do
     free(ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6] == '1')
   elseif op == 'Z' then
     redis.call('DEL', k)
+  elseif op == 'U' then
+    local id, ttl, expect = ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 4]
+    local holder, age = lock_holder(k)
+    local taken = holder and holder ~= id and holder ~= expect
+    if taken and linked and not alive(holder) then taken = false end
+    if taken then
+      notices[#notices + 1] = { 'U', id, holder, age }
+      if linked then w = w + tonumber(ARGV[i + 5]) end
+    else
+      redis.call('SET', k, id .. '|' .. now)
+      if ttl > 0 then redis.call('PEXPIRE', k, ttl) end
+    end
+  elseif op == 'S' then
+    local state = redis.call('HGET', k, 's')
+    notices[#notices + 1] = { 'S', ARGV[i + 2], ARGV[i + 3], state or '' }
+  elseif op == 'V' then
+    local flag = revoked(k, ARGV[i + 3]) and '1' or '0'
+    notices[#notices + 1] = { 'V', ARGV[i + 2], ARGV[i + 3], flag }
+  elseif op == 'H' then
+    local limit, n = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
+    redis.call('LPUSH', k, unpack(ARGV, i + 4, i + 3 + n))
+    redis.call('LTRIM', k, 0, limit - 1)
+  elseif op == 'Q' then
+    if lock_holder(k) == ARGV[i + 2] then redis.call('DEL', k) end
   end
-  i = i + width(i)
+  i = i + w
 end
 return notices
