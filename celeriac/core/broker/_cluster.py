@@ -44,8 +44,8 @@ from collections.abc import Awaitable, Callable, Generator, Sequence
 from typing import Any
 
 from ..errors import DependencyError
-from ._lua import CLAIM, FINAL_STATES, FREE, PHASES, Commit, text
-from .base import Delivery
+from ._lua import CLAIM, FREE, PHASES, Commit, notices
+from .base import FINAL_STATES, Delivery
 
 __all__ = ["QueueReaders", "commit_steps"]
 
@@ -70,7 +70,7 @@ def commit_steps(commit: Commit) -> Generator[Calls, list[Any], None]:
         replies = yield _scripts(calls)
         if phase >= FREE:
             continue
-        for kind, rest in _notices(replies):
+        for kind, rest in notices(replies):
             if kind == "E":
                 raise DependencyError(rest[0])
             queue, child, parent, ok = rest
@@ -81,13 +81,6 @@ def _scripts(calls: list[tuple[list[str], list[Any]]]) -> Calls:
     return [("commit", keys, args) for keys, args in calls]
 
 
-def _notices(replies: list[Any]) -> Generator[tuple[str, list[str]], None, None]:
-    for reply in replies:
-        for notice in reply or ():
-            kind, *rest = (text(part) for part in notice)
-            yield kind, rest
-
-
 def _claim(commit: Commit) -> Generator[Calls, list[Any], None]:
     """Step 0: take the locks of unique tasks (see the module's docstring)."""
     claims = commit.claims()
@@ -96,12 +89,12 @@ def _claim(commit: Commit) -> Generator[Calls, list[Any], None]:
     for _ in range(CLAIM_ROUNDS):
         if not calls:
             return
-        held = [(rest[0], rest[1], int(rest[2])) for _, rest in _notices((yield _scripts(calls)))]
+        held = [(rest[0], rest[1], int(rest[2])) for _, rest in notices((yield _scripts(calls)))]
         if not held:
             return
         probes = [call for task_id, holder, _ in held for call in commit.probe(task_id, holder)]
         states, revoked = {}, set()
-        for kind, rest in _notices((yield _scripts(probes))):
+        for kind, rest in notices((yield _scripts(probes))):
             if kind == "S":
                 states[rest[0]] = rest[2]
             elif rest[2] == "1":

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
+from typing import Any
 
 from ..keys import GROUP, MESSAGE_FIELD, Keys
-from .base import RECENT_DONE, Completion, Delivery, Outgoing, PrioritySteps
+from .base import FINAL_STATES, RECENT_DONE, Completion, Delivery, Outgoing, PrioritySteps
 
 __all__ = ["MS", "PHASES", "SCRIPTS", "Commit", "Key", "Script", "fetch_args"]
 
 MS = 1000  # Redis keeps due times and TTLs in whole milliseconds
-# states after which a task is done: its dependents are released (as in commit.lua)
-FINAL_STATES = frozenset({"SUCCESS", "FAILURE", "REVOKED", "REJECTED"})
 MAX_OPS_PER_CALL = 1000  # keeps each script run short, so Redis stays responsive
 PROMOTE_LIMIT = 1000
 
@@ -301,13 +300,11 @@ class Commit:
             call.add(op)
         return [(call.keys, call.argv(self._head()))]
 
-    def absorb(self, replies: Sequence[object]) -> None:
+    def absorb(self, replies: Sequence[Any]) -> None:
         """Single Redis: note the unique tasks the calls did not send (their 'U' notices)."""
-        for reply in replies:
-            for notice in reply or ():  # type: ignore[attr-defined]
-                kind, *rest = (text(part) for part in notice)
-                if kind == "U":
-                    self.existing[rest[0]] = rest[1]
+        for kind, rest in notices(replies):
+            if kind == "U":
+                self.existing[rest[0]] = rest[1]
 
     def invocations(self) -> list[tuple[list[str], list[Part]]]:
         """(KEYS, ARGV) of each call on a single Redis, in order: each group whole in one
@@ -333,6 +330,14 @@ class Commit:
                     calls.append(_Call())
                 calls[-1].add(op)
         return [(c.keys, c.argv(self._head())) for calls in by_tag.values() for c in calls]
+
+
+def notices(replies: Sequence[Any]) -> Iterator[tuple[str, list[str]]]:
+    """The notices in commit.lua replies (see its header): kind, then the rest."""
+    for reply in replies:
+        for notice in reply or ():
+            kind, *rest = (text(part) for part in notice)
+            yield kind, rest
 
 
 def text(value: object) -> str:

@@ -7,11 +7,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..errors import DependencyError
-from .base import Outgoing
+from .base import FINAL_STATES, Outgoing
 
 __all__ = ["FINAL", "Graph", "Waiting"]
 
-FINAL = frozenset({"SUCCESS", "FAILURE", "REVOKED", "REJECTED"})
+FINAL = FINAL_STATES  # as commit.lua's FINAL
 
 
 @dataclass(frozen=True)

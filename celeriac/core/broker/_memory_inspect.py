@@ -6,8 +6,7 @@ import itertools
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ._memory_graph import FINAL
-from .base import Listed, TaskView
+from .base import Listed, TaskView, place_of
 
 if TYPE_CHECKING:
     from .memory import MemoryBroker
@@ -20,11 +19,9 @@ def inspect_task(broker: MemoryBroker, task_id: str) -> TaskView | None:
     record = broker._result_locked(task_id)
     if record is None:
         return None
-    place = "done" if record.state in FINAL else "running" if record.state == "STARTED" else ""
-    view = TaskView(
-        task_id, record.state, record.queue, record.name, place or "queued", record.data
-    )
-    if place:
+    place = place_of(record.state)
+    view = TaskView(task_id, record.state, record.queue, record.name, place, record.data)
+    if place != "queued":
         return view
     delayed = broker._delayed.get(record.queue)
     for step in broker.priority_steps.steps:

@@ -14,8 +14,15 @@ from redis.exceptions import RedisClusterException
 from ..errors import BrokerError, CeleriacError, DependencyError
 from ..keys import GROUP, Keys
 from ._connect import parse, safe_url
-from ._lua import FINAL_STATES, MS, Commit
-from .base import DEFAULT_PRIORITY_STEPS, DeadLetter, Outgoing, PrioritySteps, QueueStats
+from ._lua import MS, Commit
+from .base import (
+    DEFAULT_PRIORITY_STEPS,
+    FINAL_STATES,
+    DeadLetter,
+    Outgoing,
+    PrioritySteps,
+    QueueStats,
+)
 
 __all__ = [
     "Invocation",

@@ -11,17 +11,10 @@ from dataclasses import replace
 from typing import Any
 
 from ..keys import GROUP, MESSAGE_FIELD, Keys
-from ._lua import FINAL_STATES, MS, delayed_member, text
-from .base import Listed, PrioritySteps, TaskView
+from ._lua import MS, delayed_member, text
+from .base import Listed, PrioritySteps, TaskView, place_of
 
 __all__ = ["inspect_task", "list_tasks"]
-
-
-def place_of(state: str) -> str:
-    """Where a task is, as far as its state tells."""
-    if state in FINAL_STATES:
-        return "done"
-    return "running" if state == "STARTED" else "queued"
 
 
 async def inspect_task(

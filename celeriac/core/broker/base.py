@@ -153,6 +153,18 @@ PLACES = ("queued", "scheduled", "waiting", "running", "done")
 RECENT_DONE = 1000  # how many finished task ids each queue remembers, newest first
 
 
+# states after which a task is done: its dependents and unique lock are released
+FINAL_STATES = frozenset({"SUCCESS", "FAILURE", "REVOKED", "REJECTED"})
+
+
+def place_of(state: str) -> str:
+    """Where a task is, as far as its state tells (a queued one may also be scheduled or
+    waiting: the broker looks)."""
+    if state in FINAL_STATES:
+        return "done"
+    return "running" if state == "STARTED" else "queued"
+
+
 @dataclass(frozen=True)
 class Listed:
     """A task found in a queue by :meth:`Broker.list_tasks`: its message (``data``;
