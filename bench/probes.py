@@ -7,11 +7,13 @@ A probe answers two numbers in one round trip per database:
 
 ``done`` counts result keys exactly, whatever else the system creates or deletes:
 
-* celeriac: one ``<prefix>:result:<id>`` string per task. The worker creates stream keys
-  for the other priority steps when it first fetches, so ``done`` is DBSIZE minus the
-  queue's own keys (``Keys.queue_keys``) and the registry of live workers (one key
-  per worker, plus the registry itself),
-  counted with one EXISTS.
+* celeriac: one ``<prefix>:result:{<id>}`` hash per task, made PENDING when the task is
+  sent. A message leaves its stream (XACK + XDEL) in the same atomic step that stores
+  its result, so ``done`` is the number of result keys minus the messages still in the
+  streams. Result keys are DBSIZE minus the queue's own keys (``Keys.queue_keys``; the
+  worker creates the other priority steps' streams when it first fetches) and the
+  registry of live workers (one key per worker, plus the registry itself), counted
+  with one EXISTS.
 * Celery: one ``celery-task-meta-<id>`` string per task, in a database of its own
   (kombu's ``unacked`` hashes and bindings come and go in database 0): DBSIZE.
 * streaQ: a ``task:results:<id>`` string per task, but also a ``task:data:<id>`` key per
@@ -101,10 +103,10 @@ class CeleriacProbe(Probe):
         pipe.zcard(self.registry)
         pipe.dbsize()
         *streams, queue_keys, workers, size = pipe.execute(raise_on_error=False)
-        ready = sum(
-            _count(xlen) - _pending(p) for xlen, p in zip(streams[::2], streams[1::2], strict=True)
-        )
-        return ready, _count(size) - _count(queue_keys) - _count(workers)
+        lengths = [_count(xlen) for xlen in streams[::2]]
+        ready = sum(lengths) - sum(_pending(p) for p in streams[1::2])
+        results = _count(size) - _count(queue_keys) - _count(workers)
+        return ready, results - sum(lengths)
 
 
 class CeleryProbe(Probe):
