@@ -28,7 +28,7 @@ from .broker import (
 )
 from .codec import Codec
 from .context import Middleware, TaskContext, current_task
-from .cron import Cron, Every, Schedule, parse_schedule
+from .cron import Cron, Every, Periodic, Schedule, Scheduler, parse_schedule
 from .errors import (
     BrokerError,
     CeleriacError,
@@ -107,6 +107,7 @@ __all__ = [
     "MemoryBroker",
     "Middleware",
     "NotRegistered",
+    "Periodic",
     "Pipeline",
     "QueueStats",
     "Recovery",
@@ -117,6 +118,7 @@ __all__ = [
     "Retry",
     "RetryPolicy",
     "Schedule",
+    "Scheduler",
     "SendOptions",
     "Serializer",
     "SignatureError",

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from datetime import timedelta
 from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
 from . import introspection
 from .broker import DEFAULT_PRIORITY_STEPS, Broker, Outgoing, SyncBroker, broker_from_url
 from .codec import DEFAULT_MAX_SIZE, Codec
 from .context import Middleware
+from .cron import registry as periodic_registry
+from .cron.entry import DEFAULT_GRACE, Periodic
+from .cron.schedules import Schedule, parse_schedule
 from .errors import ConfigurationError, DecodeError, NotRegistered
 from .graph import check_cycles, check_unique_parents
 from .handle import Handle, SyncHandle
@@ -38,6 +42,15 @@ Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
 
 
 class _TaskDecorator(Protocol):
+    @overload
+    def __call__(self, fn: Callable[P, Awaitable[R]]) -> Task[P, R]: ...
+    @overload
+    def __call__(self, fn: Callable[P, R]) -> Task[P, R]: ...
+
+
+class _PeriodicDecorator(Protocol):
+    @overload
+    def __call__(self, fn: Task[P, R]) -> Task[P, R]: ...
     @overload
     def __call__(self, fn: Callable[P, Awaitable[R]]) -> Task[P, R]: ...
     @overload
@@ -89,6 +102,7 @@ class App:
         self.result_ttl = result_ttl
         self.default_queue = check_queue_name(default_queue)
         self.tasks: dict[str, Task[Any, Any]] = {}
+        self.periodic_declared: dict[str, Periodic] = {}  # declared in code, by name
         self._sync_broker: SyncBroker | None = None
 
     def __repr__(self) -> str:
@@ -175,6 +189,63 @@ class App:
                 f"no task named {name!r} is registered in this process; "
                 "is the module that defines it imported?"
             ) from None
+
+    # -- periodic tasks -----------------------------------------------------------------
+
+    def periodic(
+        self,
+        schedule: str | float | timedelta | Schedule,
+        *,
+        name: str | None = None,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        missed: str = "once",
+        grace: float = DEFAULT_GRACE,
+        tz: str = "UTC",
+        **options: Any,
+    ) -> _PeriodicDecorator:
+        """Decorator: send this task (a function, registered as a task here, or a
+        task) on ``schedule``: a cron expression in time zone ``tz``, seconds or a
+        ``timedelta``. ``options`` are send options; ``missed`` and ``grace`` say
+        what happens to ticks missed while no scheduler ran (see ``cron/entry.py``)."""
+
+        def declare(target: Any) -> Any:
+            task = target if isinstance(target, Task) else self.task(target)
+            self.add_periodic(
+                Periodic(
+                    task.name,
+                    parse_schedule(schedule, tz),
+                    tuple(args),
+                    kwargs or {},
+                    options,
+                    name=name or task.name,
+                    missed=missed,
+                    grace=grace,
+                )
+            )
+            return task
+
+        return declare  # type: ignore[return-value]  # the overloads say what it returns
+
+    def add_periodic(self, entry: Periodic) -> Periodic:
+        """Declare a periodic entry in code (replacing one of the same name)."""
+        self.periodic_declared[entry.name] = entry
+        return entry
+
+    async def store_periodic(self, entry: Periodic) -> None:
+        """Add an entry at run time, in the broker: every scheduler picks it up at its
+        next pass. Replaces a stored entry of the same name, and overrides one declared
+        in code; its ticks count from now."""
+        await periodic_registry.store(self, entry)
+
+    async def remove_periodic(self, name: str) -> bool:
+        """Remove an entry stored at run time; False when none was stored under that
+        name (an entry declared in code stays)."""
+        return await periodic_registry.remove(self, name)
+
+    async def periodic_entries(self) -> dict[str, Periodic]:
+        """Every periodic entry by name: declared in code, or stored (which wins)."""
+        return await periodic_registry.entries(self)
 
     # -- producing ----------------------------------------------------------------------
 

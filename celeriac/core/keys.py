@@ -22,6 +22,9 @@ client runs the steps (see ``celeriac/core/broker/_cluster.py``). ::
                                                 stream (where it came from), time (ms)
     <prefix>:{<queue>}:done            LIST     ids of the queue's most recently finished
                                                 tasks, newest first (capped)
+    <prefix>:{<queue>}:cron            HASH     periodic entry name -> its last tick sent
+                                                (ms): the state of the entries that send
+                                                to the queue (same slot as the messages)
     <prefix>:{<queue>}:waiting         HASH     task id -> "step|due ms|envelope": tasks
                                                 waiting for their parents
     <prefix>:{<queue>}:parents:<id>    SET      the parents a waiting task still waits for
@@ -34,6 +37,8 @@ client runs the steps (see ``celeriac/core/broker/_cluster.py``). ::
     <prefix>:unique:{<lock>}           STRING   "<task id>|<ms set>": the queued-or-running
                                                 instance of a unique task (lock = task
                                                 name, or name and a digest of arguments)
+    <prefix>:{cron}:entries            HASH     periodic entry name -> entry envelope: the
+                                                entries added at run time
     <prefix>:{control}:revoked         ZSET     revoked task id -> expiry (ms)
     <prefix>:{control}                 pub/sub  control channel: "revoke <id> ..." (workers
                                                 listen, to stop revoked tasks at once)
@@ -120,6 +125,12 @@ class Keys:
     def done(self, queue: str) -> str:
         return f"{self.prefix}:{{{queue}}}:done"
 
+    def cron(self, queue: str) -> str:
+        return f"{self.prefix}:{{{queue}}}:cron"
+
+    def cron_entries(self) -> str:
+        return f"{self.prefix}:{{cron}}:entries"
+
     def waiting(self, queue: str) -> str:
         return f"{self.prefix}:{{{queue}}}:waiting"
 
@@ -133,6 +144,7 @@ class Keys:
             self.delayed(queue),
             self.delayed_data(queue),
             self.waiting(queue),
+            self.cron(queue),
             self.wake(queue),
             self.alive(queue),
             self.starts(queue),

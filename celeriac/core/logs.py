@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import sys
 
-__all__ = ["LOG_FORMAT", "setup_logging", "worker_logger"]
+__all__ = ["LOG_FORMAT", "beat_logger", "setup_logging", "worker_logger"]
 
 LOG_FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s] %(message)s"
 
 worker_logger = logging.getLogger("celeriac.worker")
+beat_logger = logging.getLogger("celeriac.beat")
 
 
 def setup_logging(level: int | str = logging.INFO) -> None:

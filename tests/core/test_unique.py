@@ -16,6 +16,7 @@ from celeriac.core import (
     RedisBroker,
     Retry,
 )
+from celeriac.core.broker._cluster import commit_steps
 from tests.brokers import every_broker_kind  # noqa: F401 (the broker_kind fixture)
 from tests.core.worker.helpers import drain, running_worker
 
@@ -199,3 +200,38 @@ async def test_a_lock_whose_holder_left_no_record_is_taken(app: App) -> None:
     await drain(app)
     assert await handle.state() == SUCCESS
     assert client.get(lock) is None
+
+
+async def test_a_lock_taken_by_another_sender_mid_claim(app: App) -> None:
+    """Cluster: a sender finds the holder gone, but before it takes the lock another
+    sender does; it then asks again, finds that one alive, and returns its id."""
+    broker = app.broker
+    if not (isinstance(broker, RedisBroker) and broker.cluster):
+        pytest.skip("the claim in rounds is the Cluster's")
+
+    @app.task(unique=True)
+    async def job(n: int) -> int:
+        return n
+
+    first = await job.enqueue(1)
+    # its record is final but its lock was never released (a crash between the two)
+    await broker.store_result(first.id, SUCCESS, b"", None)
+    (second,) = app._outgoing([job.message(2)])
+    commit = broker._send_plan([second])
+    steps = commit_steps(commit)
+    calls = next(steps)  # the claim: held by the first
+    probes = steps.send(await broker._run(calls))  # is the first alive? no
+    ((script, keys, claim_again),) = steps.send(await broker._run(probes))
+    assert "U" in claim_again and first.id in claim_again  # take it from the first
+    third = await job.enqueue(3)  # another sender takes the free lock meanwhile
+    assert third.id not in (first.id, second.id)
+    calls = steps.send(await broker._run([(script, keys, claim_again)]))  # the third's
+    while True:  # the rest: the third is alive, so the second is not sent
+        try:
+            calls = steps.send(await broker._run(calls))
+        except StopIteration:
+            break
+    assert commit.existing == {second.id: third.id}
+    await drain(app)
+    assert await third.result(timeout=5) == 3
+    assert await broker.get_state(second.id) is None  # never sent, not even marked

@@ -25,11 +25,13 @@ from .base import (
 )
 from .memory import MemoryBroker
 from .memory_sync import MemorySyncBroker
+from .periodic import FIRED, PeriodicStore, Tick
 from .redis import RedisBroker
 from .redis_sync import RedisSyncBroker
 
 __all__ = [
     "DEFAULT_PRIORITY_STEPS",
+    "FIRED",
     "PLACES",
     "RECENT_DONE",
     "Broker",
@@ -40,6 +42,7 @@ __all__ = [
     "MemoryBroker",
     "MemorySyncBroker",
     "Outgoing",
+    "PeriodicStore",
     "PrioritySteps",
     "QueueStats",
     "Recovery",
@@ -47,6 +50,7 @@ __all__ = [
     "RedisSyncBroker",
     "SyncBroker",
     "TaskView",
+    "Tick",
     "broker_from_url",
     "safe_url",
 ]

@@ -20,7 +20,8 @@ is their hash tag), but a task's result and dependents sit on the task id's slot
   4. LINK: each child is added to its parents' dependents sets, on the parents' slots;
      a parent that finished meanwhile answers with a notice to free the child;
   5. WRITE: messages, delays and results; a final result reports its dependents
-     (the set stays);
+     (the set stays); a periodic tick's message goes in the same call as the guard
+     on its entry's state (both on the queue's slot);
   6. FREE: the children reported in 4 and 5 are freed, on their queues' slots
      (freeing twice does nothing);
   7. FINISH: acknowledgements, nacks and dead letters, and the dependents sets of the
@@ -73,6 +74,9 @@ def commit_steps(commit: Commit) -> Generator[Calls, list[Any], None]:
         for kind, rest in notices(replies):
             if kind == "E":
                 raise DependencyError(rest[0])
+            if kind == "T":  # a periodic tick sent already: its message was skipped
+                commit.refused.add(rest[0])
+                continue
             queue, child, parent, ok = rest
             commit.free(queue, child, parent, ok == "1")
 

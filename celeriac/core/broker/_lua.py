@@ -11,6 +11,7 @@ from typing import Any
 
 from ..keys import GROUP, MESSAGE_FIELD, Keys
 from .base import FINAL_STATES, RECENT_DONE, Completion, Delivery, Outgoing, PrioritySteps
+from .periodic import Tick
 
 __all__ = ["MS", "PHASES", "SCRIPTS", "Commit", "Key", "Script", "fetch_args"]
 
@@ -33,7 +34,7 @@ class Script:
 
 SCRIPTS = {
     name: Script.load(name)
-    for name in ("fetch", "commit", "requeue", "heartbeat", "reclaim", "worker", "revoke")
+    for name in ("fetch", "commit", "requeue", "heartbeat", "reclaim", "worker", "revoke", "cron")
 }
 
 
@@ -84,6 +85,7 @@ class _Call:
     acks: dict[tuple[int, int], list[str]] = field(default_factory=dict)
     done: dict[int, list[str]] = field(default_factory=dict)  # done list -> task ids
     ops: int = 0
+    guarded: bool = False  # the last operation guards the next: they stay in one call
 
     def _k(self, key: Key) -> int:
         index = self.index.get(key)
@@ -94,6 +96,7 @@ class _Call:
 
     def add(self, op: _Op) -> None:
         self.ops += 1
+        self.guarded = op.parts[:1] == ("T",) and op.parts[-1] != 0
         if op.ack is not None:
             stream, starts, entry_id = op.ack
             self.acks.setdefault((self._k(stream), self._k(starts)), []).append(entry_id)
@@ -133,6 +136,7 @@ class Commit:
         self._sent: set[str] = set()
         # unique tasks not sent because another instance holds their lock: id -> holder
         self.existing: dict[str, str] = {}
+        self.refused: set[str] = set()  # periodic ticks not sent: sent already ('T')
 
     # -- recording --------------------------------------------------------------------
 
@@ -187,6 +191,25 @@ class Commit:
             claim = self._claim_op(item.unique, item.id, marker_ttl, "", skip)
             group.insert(start, claim)
         self._sent.add(item.id)
+
+    def tick(self, tick: Tick) -> None:
+        """A periodic entry's tick: its message, guarded by the entry's state (op 'T',
+        just before the message's write, so that on a Cluster too they share a call)."""
+        self._group()
+        state = Key(self.keys.cron(tick.queue))
+        if tick.item is None:
+            self._op(WRITE, "T", state, tick.entry, tick.at, "", 0)
+            return
+        self._send(tick.item)
+        group = self.groups[-1]
+        write = next(i for i, op in enumerate(group) if op.phase in (WAIT, WRITE))
+        parts = ("T", state, tick.entry, tick.at, tick.item.id, len(group[write].parts))
+        group.insert(write, _Op(group[write].phase, parts, owner=tick.item.id))
+        for i, op in enumerate(group):  # a unique claim skips the guard too when held
+            if op.parts[:1] == ("U",) and op.owner == tick.item.id:
+                *head, skip = op.parts
+                assert isinstance(skip, int)
+                group[i] = _Op(op.phase, (*head, skip + len(parts)), owner=op.owner)
 
     def _claim_op(self, lock: str, task_id: str, ttl: int, expect: str, skip: int) -> _Op:
         parts = ("U", Key(self.keys.unique(lock)), task_id, ttl, expect, skip)
@@ -305,13 +328,15 @@ class Commit:
         for kind, rest in notices(replies):
             if kind == "U":
                 self.existing[rest[0]] = rest[1]
+            elif kind == "T":
+                self.refused.add(rest[0])
 
     def invocations(self) -> list[tuple[list[str], list[Part]]]:
         """(KEYS, ARGV) of each call on a single Redis, in order: each group whole in one
         call, a new call once one holds MAX_OPS_PER_CALL operations."""
         calls = [_Call()]
         for group in self.groups:
-            if calls[-1].ops >= MAX_OPS_PER_CALL:
+            if calls[-1].ops >= MAX_OPS_PER_CALL:  # groups stay whole, guards included
                 calls.append(_Call())
             for op in group:
                 calls[-1].add(op)
@@ -326,7 +351,7 @@ class Commit:
                 if op.phase != phase:
                     continue
                 calls = by_tag.setdefault(op.tag, [_Call()])
-                if calls[-1].ops >= MAX_OPS_PER_CALL:
+                if calls[-1].ops >= MAX_OPS_PER_CALL and not calls[-1].guarded:
                     calls.append(_Call())
                 calls[-1].add(op)
         return [(c.keys, c.argv(self._head())) for calls in by_tag.values() for c in calls]

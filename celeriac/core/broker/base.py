@@ -13,9 +13,12 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from .periodic import PeriodicStore
 
 __all__ = [
     "DEFAULT_PRIORITY_STEPS",
@@ -207,6 +210,10 @@ class Broker(Protocol):
     """What the async producer and the worker need from a broker."""
 
     priority_steps: PrioritySteps
+
+    @property
+    def periodic(self) -> PeriodicStore:
+        """Periodic entries and their state (see ``periodic.py``)."""
 
     async def send(self, items: Sequence[Outgoing]) -> dict[str, str]:
         """Enqueue messages (delayed ones when ``due`` is in the future), one round trip.

@@ -25,6 +25,7 @@ import anyio
 from ..errors import ConfigurationError
 from . import _memory_inspect
 from ._memory_graph import FINAL, Graph
+from ._memory_periodic import MemoryPeriodic
 from ._memory_state import (
     Claim,
     Delayed,
@@ -70,6 +71,7 @@ class MemoryBroker:
         self._results: dict[str, Result] = {}
         self._graph = Graph()
         self._locks = Locks()
+        self.periodic = MemoryPeriodic(self)
         self._done: dict[str, deque[str]] = {}  # queue -> recently finished ids, newest first
         self._dead: dict[str, dict[str, DeadLetter]] = {}
         self._alive: dict[str, dict[str, float]] = {}  # queue -> consumer -> deadline

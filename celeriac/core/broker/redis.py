@@ -36,6 +36,7 @@ from ._redis_base import (
     stats_from,
 )
 from ._redis_inspect import inspect_task, list_tasks
+from ._redis_periodic import RedisPeriodic
 from .base import (
     Completion,
     DeadLetter,
@@ -63,6 +64,7 @@ class RedisBroker(RedisBase):
         self._clients = weakref.WeakKeyDictionary()
         self._turn = 0
         self._sync: RedisSyncBroker | None = None
+        self.periodic = RedisPeriodic(self)
 
     def __repr__(self) -> str:
         return f"RedisBroker({safe_url(self.url)!r}, prefix={self.keys.prefix!r})"

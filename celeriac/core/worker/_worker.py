@@ -31,6 +31,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 from ..app import App, Lifespan
 from ..broker import Delivery, Recovery
 from ..context import Middleware
+from ..cron import Scheduler
 from ..errors import BrokerError, ConfigurationError
 from ..keys import check_queue_name
 from ..liveness import Counters, WorkerInfo
@@ -64,7 +65,8 @@ class Worker:
     liveness beats (a worker silent for three is taken as dead); ``recovery`` says when
     messages are taken over from others. ``grace``: seconds running tasks get to finish
     at a stop. ``max_tasks``: stop after that many; ``idle_timeout``: stop after that
-    many seconds with nothing to do.
+    many seconds with nothing to do. ``beat``: also run a :class:`Scheduler` that sends
+    the app's periodic tasks (any number of workers may; each tick is sent once).
     """
 
     def __init__(
@@ -88,6 +90,7 @@ class Worker:
         idle_timeout: float | None = None,
         lifespan: Lifespan | None = None,
         middleware: Sequence[Middleware] = (),
+        beat: bool = False,
     ) -> None:
         if concurrency < 1:
             raise ConfigurationError(f"concurrency must be at least 1, got {concurrency}")
@@ -113,6 +116,7 @@ class Worker:
         self.lifespan = lifespan or app.lifespan
         # the app's middleware outermost, then this worker's own
         self.middleware = (*app.middlewares, *middleware)
+        self.scheduler = Scheduler(app) if beat else None
         self.counters = Counters()
         self.holdings = Holdings()
         self.started = time.time()
@@ -214,6 +218,8 @@ class Worker:
                 services.start_soon(self._enforce_grace)
                 if handle_signals:
                     services.start_soon(self._watch_signals)
+                if self.scheduler is not None:
+                    services.start_soon(self.scheduler.run)
                 await self._consume(finisher, runner, burst)
                 services.cancel_scope.cancel()  # no heartbeat may announce us after this
             await heartbeat.withdraw()

@@ -19,6 +19,10 @@
 --   'S' k id holder       Cluster: is the lock holder alive (result hash KEYS[k])? an 'S'
 --                         notice
 --   'V' k id holder       Cluster: is the lock holder revoked (zset KEYS[k])? a 'V' notice
+--   'T' k entry tick id skip
+--                         a periodic entry's tick (ms) is sent: unless hash KEYS[k] holds
+--                         a tick for entry at or after it, set it there; else a 'T' notice
+--                         and the next skip ARGV slots (the tick's message) are skipped
 --   'Q' k id              a unique task finished: release lock KEYS[k] if id holds it
 --   'H' k limit n id1 .. idn
 --                         tasks of a queue finished: LPUSH them on list KEYS[k], keep the
@@ -68,7 +72,7 @@
 -- Returns the notices: { 'F', queue, child, parent, ok } (a child to free),
 -- { 'E', problem } (a parent refused by 'C'), { 'U', id, holder, age ms } (a unique task
 -- not sent: another instance holds its lock), { 'S', id, holder, state or '' } and
--- { 'V', id, holder, '1' when revoked else '0' }.
+-- { 'V', id, holder, '1' when revoked else '0' } and { 'T', id } (a tick sent already).
 
 local group, prefix, linked = ARGV[1], ARGV[2], ARGV[3] == '1'
 local clock = redis.call('TIME')
@@ -96,6 +100,7 @@ local function width(i)
   if op == 'S' then return 4 end
   if op == 'V' then return 4 end
   if op == 'Q' then return 3 end
+  if op == 'T' then return 6 end
   if op == 'H' then return 4 + tonumber(ARGV[i + 3]) end
   return nil
 end
@@ -293,6 +298,14 @@ while i <= #ARGV do
     redis.call('LTRIM', k, 0, limit - 1)
   elseif op == 'Q' then
     if lock_holder(k) == ARGV[i + 2] then redis.call('DEL', k) end
+  elseif op == 'T' then
+    local tick, last = tonumber(ARGV[i + 3]), tonumber(redis.call('HGET', k, ARGV[i + 2]))
+    if last and last >= tick then
+      notices[#notices + 1] = { 'T', ARGV[i + 4] }
+      w = w + tonumber(ARGV[i + 5])
+    else
+      redis.call('HSET', k, ARGV[i + 2], tick)
+    end
   end
   i = i + w
 end
