@@ -50,6 +50,7 @@ from .errors import (
     TimeLimitExceeded,
     WorkerLostError,
 )
+from .events import TaskEvent
 from .graph import Call, Pipeline
 from .handle import Handle, SyncHandle
 from .introspection import PLACES, TaskInfo
@@ -129,6 +130,7 @@ __all__ = [
     "Task",
     "TaskContext",
     "TaskError",
+    "TaskEvent",
     "TaskInfo",
     "TaskMessage",
     "TaskRevoked",

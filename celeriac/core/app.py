@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from typing import Any, ParamSpec, Protocol, TypeVar, overload
@@ -15,6 +15,7 @@ from .cron import registry as periodic_registry
 from .cron.entry import DEFAULT_GRACE, Periodic
 from .cron.schedules import Schedule, parse_schedule
 from .errors import ConfigurationError, DecodeError, NotRegistered
+from .events import TaskEvent, read_events
 from .graph import check_cycles, check_unique_parents
 from .handle import Handle, SyncHandle
 from .introspection import TaskInfo
@@ -331,6 +332,16 @@ class App:
             except DecodeError as exc:
                 logger.warning("Skipping a worker's unreadable info: %s", exc)
         return sorted(found, key=lambda info: info.started)
+
+    def events(self, after: str = "$", *, timeout: float | None = None) -> AsyncIterator[TaskEvent]:
+        """Task events from workers run with ``events=True`` (Celery's ``-E``), oldest
+        first, each with its stream ``id``: ``async for event in app.events(): ...``.
+
+        ``after``: a stream entry id; ``"$"`` (only new events) or ``"0"`` (from the
+        oldest kept: the stream keeps about the last 10,000). ``timeout``: None iterates
+        until cancelled; a number stops after that many seconds without an event.
+        Unreadable entries are logged and skipped."""
+        return read_events(self, after, timeout)
 
     @property
     def sync_broker(self) -> SyncBroker:

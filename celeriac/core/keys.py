@@ -44,6 +44,9 @@ client runs the steps (see ``celeriac/core/broker/_cluster.py``). ::
                                                 listen, to stop revoked tasks at once)
     <prefix>:{workers}                 ZSET     consumer -> liveness deadline (ms)
     <prefix>:{workers}:<consumer>      STRING   a live worker's info (JSON), with a TTL
+    <prefix>:{events}                  STREAM   task events (received, started, ...): field
+                                                "e" = a JSON TaskEvent; trimmed to about
+                                                EVENTS_MAXLEN entries (MAXLEN ~)
 """
 
 from __future__ import annotations
@@ -53,10 +56,11 @@ from dataclasses import dataclass
 
 from .errors import ConfigurationError
 
-__all__ = ["GROUP", "MESSAGE_FIELD", "Keys", "check_queue_name"]
+__all__ = ["EVENT_FIELD", "GROUP", "MESSAGE_FIELD", "Keys", "check_queue_name"]
 
 GROUP = "celeriac"
 MESSAGE_FIELD = "m"
+EVENT_FIELD = "e"
 
 
 def check_queue_name(queue: str) -> str:
@@ -109,6 +113,9 @@ class Keys:
 
     def worker(self, consumer: str) -> str:
         return f"{self.prefix}:{{workers}}:{consumer}"
+
+    def events(self) -> str:
+        return f"{self.prefix}:{{events}}"
 
     def dead(self, queue: str) -> str:
         return f"{self.prefix}:{{{queue}}}:dead"

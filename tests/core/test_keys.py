@@ -18,6 +18,7 @@ def test_key_names() -> None:
     assert keys.deps("1234-abcd") == "app:deps:{1234-abcd}"
     assert keys.waiting("emails") == "app:{emails}:waiting"
     assert keys.parents("emails", "c1") == "app:{emails}:parents:c1"
+    assert keys.events() == "app:{events}"
     assert Keys().stream("q", 0) == "celeriac:{q}:stream:0"
     assert (GROUP, MESSAGE_FIELD) == ("celeriac", "m")
 

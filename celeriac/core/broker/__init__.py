@@ -9,6 +9,7 @@ from ..errors import ConfigurationError
 from ._connect import SCHEMES, safe_url
 from .base import (
     DEFAULT_PRIORITY_STEPS,
+    EVENTS_MAXLEN,
     PLACES,
     RECENT_DONE,
     Broker,
@@ -31,6 +32,7 @@ from .redis_sync import RedisSyncBroker
 
 __all__ = [
     "DEFAULT_PRIORITY_STEPS",
+    "EVENTS_MAXLEN",
     "FIRED",
     "PLACES",
     "RECENT_DONE",

@@ -31,6 +31,7 @@ __all__ = [
     "dead_letter_from",
     "safe_url",
     "stats_from",
+    "stream_entries",
 ]
 
 Invocation = tuple[str, list[str], Sequence[Any]]  # script name, KEYS, ARGV
@@ -150,3 +151,15 @@ def stats_from(res: Sequence[Any]) -> QueueStats:
         delayed=delayed if isinstance(delayed, int) else 0,
         dead=dead if isinstance(dead, int) else 0,
     )
+
+
+def stream_entries(reply: Any) -> list[tuple[str, list[Any]]]:
+    """An XREAD or XREADGROUP reply as (key, entries), whichever protocol the client speaks:
+    RESP2 gives ``[[key, entries]]``, RESP3 ``{key: [entries]}``."""
+    if not reply:
+        return []
+    if isinstance(reply, Mapping):
+        pairs = [(key, value[0] if value else []) for key, value in reply.items()]
+    else:
+        pairs = [(key, entries) for key, entries in reply]
+    return [(key.decode() if isinstance(key, bytes) else key, list(e)) for key, e in pairs]

@@ -11,6 +11,7 @@ queue has one stream per priority step; a higher step is served first.
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_PRIORITY_STEPS",
+    "EVENTS_MAXLEN",
     "PLACES",
     "RECENT_DONE",
     "Broker",
@@ -35,6 +37,7 @@ __all__ = [
     "Recovery",
     "SyncBroker",
     "TaskView",
+    "event_id_key",
 ]
 
 DEFAULT_PRIORITY_STEPS = (0, 3, 6, 9)
@@ -154,6 +157,24 @@ class Recovery:
 # where a task can be, for introspection (see Broker.list_tasks)
 PLACES = ("queued", "scheduled", "waiting", "running", "done")
 RECENT_DONE = 1000  # how many finished task ids each queue remembers, newest first
+
+
+# about how many task events the events stream keeps (older ones are trimmed)
+EVENTS_MAXLEN = 10_000
+
+_EVENT_ID = re.compile(r"(\d{1,20})(?:-(\d{1,20}))?\Z")
+
+
+def event_id_key(after: str) -> tuple[int, int]:
+    """A stream entry id (``<ms>-<seq>``, or ``<ms>``; ``"0"`` is before every entry) as
+    a sortable pair; a ConfigurationError when it is not one."""
+    found = _EVENT_ID.match(after)
+    if found is None:
+        raise ConfigurationError(
+            f"invalid event id {after!r}: use '$' (new events), '0' (the oldest kept) "
+            "or an id read from the stream ('<ms>-<seq>')"
+        )
+    return int(found[1]), int(found[2] or 0)
 
 
 # states after which a task is done: its dependents and unique lock are released
@@ -309,6 +330,20 @@ class Broker(Protocol):
 
     async def stats(self, queue: str) -> QueueStats:
         """Counts of ready, in-flight, delayed and dead messages."""
+
+    async def publish_events(self, events: Sequence[bytes]) -> None:
+        """Append encoded task events to the events stream, in order, in one round trip;
+        the stream keeps about the last ``EVENTS_MAXLEN``."""
+
+    async def read_events(self, after: str, count: int, timeout: float) -> list[tuple[str, bytes]]:
+        """Up to ``count`` events (entry id, data) after the entry id ``after``: ``"$"``
+        only those added from now on, ``"0"`` from the oldest kept. Waits up to
+        ``timeout`` seconds (without polling) when there are none; may return empty
+        sooner."""
+
+    async def last_event_id(self) -> str:
+        """The id of the newest event kept (``"0-0"`` when there is none): where a
+        reader that wants only new events starts, so none falls between two reads."""
 
     async def aclose(self) -> None:
         """Close this event loop's connections."""

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING
 import anyio
 
 from ..errors import ConfigurationError
-from . import _memory_inspect
+from . import _memory_events, _memory_inspect
+from ._memory_events import EventLog
 from ._memory_graph import FINAL, Graph
 from ._memory_periodic import MemoryPeriodic
 from ._memory_state import (
@@ -79,6 +80,7 @@ class MemoryBroker:
         self._listeners: list[Callable[[bytes], None]] = []
         self._starts: dict[tuple[str, int, str], int] = {}  # redelivered message -> starts
         self._workers: dict[str, tuple[bytes, float]] = {}  # consumer -> (info, deadline)
+        self._events = EventLog()
         self._wakers = Wakers()
         self._turn = 0
 
@@ -569,6 +571,20 @@ class MemoryBroker:
                 delayed=len(delayed.members) if delayed else 0,
                 dead=len(self._dead.get(queue, {})),
             )
+
+    # -- task events ----------------------------------------------------------------------
+
+    async def publish_events(self, events: Sequence[bytes]) -> None:
+        with self._lock:
+            self._events.append(events)
+            self._wakers.wake(_memory_events.WAKE_KEY)
+
+    async def read_events(self, after: str, count: int, timeout: float) -> list[tuple[str, bytes]]:
+        return await _memory_events.read(self, after, count, timeout)
+
+    async def last_event_id(self) -> str:
+        with self._lock:
+            return self._events.last_id
 
     async def aclose(self) -> None:
         """Nothing to close: the state lives as long as the process."""

@@ -10,6 +10,7 @@ Cluster changes is in ``_cluster.py``.
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import time
 import weakref
@@ -22,6 +23,7 @@ from redis.exceptions import NoScriptError
 
 from ..errors import BrokerError
 from ..keys import GROUP, MESSAGE_FIELD
+from . import _redis_events
 from ._cluster import QueueReaders, commit_steps
 from ._connect import aclose_client, async_client
 from ._lua import MS, SCRIPTS, Commit, fetch_args
@@ -34,6 +36,7 @@ from ._redis_base import (
     dead_letter_from,
     safe_url,
     stats_from,
+    stream_entries,
 )
 from ._redis_inspect import inspect_task, list_tasks
 from ._redis_periodic import RedisPeriodic
@@ -46,6 +49,7 @@ from .base import (
     QueueStats,
     Recovery,
     TaskView,
+    event_id_key,
 )
 from .redis_sync import RedisSyncBroker
 
@@ -285,7 +289,7 @@ class RedisBroker(RedisBase):
             raise
         return [
             self._delivery(key, entry_id, fields)
-            for key, entries in _stream_entries(reply)
+            for key, entries in stream_entries(reply)
             if not key.endswith(":wake")
             for entry_id, fields in entries
         ]
@@ -513,6 +517,24 @@ class RedisBroker(RedisBase):
         async with self._errors():
             return await inspect_task(self._redis, self.keys, self.priority_steps, task_id)
 
+    # -- task events --------------------------------------------------------------------
+
+    async def publish_events(self, events: Sequence[bytes]) -> None:
+        if events:
+            async with self._errors():
+                await _redis_events.publish(self._redis, self.keys.events(), events)
+
+    async def read_events(self, after: str, count: int, timeout: float) -> list[tuple[str, bytes]]:
+        if after != "$":
+            event_id_key(after)  # a clear error for a malformed id, before Redis's
+        block = self._longest_block_ms(math.ceil(timeout * MS)) if timeout > 0 else None
+        async with self._errors():
+            return await _redis_events.read(self._redis, self.keys.events(), after, count, block)
+
+    async def last_event_id(self) -> str:
+        async with self._errors():
+            return await _redis_events.last_id(self._redis, self.keys.events())
+
     async def aclose(self) -> None:
         """Close this event loop's connections (other loops' stay open)."""
         client = self._clients.pop(asyncio.get_running_loop(), None)
@@ -563,15 +585,3 @@ def _earliest(waits: Sequence[int]) -> int:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-def _stream_entries(reply: Any) -> list[tuple[str, list[Any]]]:
-    """XREADGROUP's reply as (key, entries), whichever protocol the client speaks:
-    RESP2 gives ``[[key, entries]]``, RESP3 ``{key: [entries]}``."""
-    if not reply:
-        return []
-    if isinstance(reply, Mapping):
-        pairs = [(key, value[0] if value else []) for key, value in reply.items()]
-    else:
-        pairs = [(key, entries) for key, entries in reply]
-    return [(key.decode() if isinstance(key, bytes) else key, list(e)) for key, e in pairs]

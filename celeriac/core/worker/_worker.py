@@ -5,7 +5,8 @@
 * runners (``run.py``): ``concurrency`` coroutines for ``async def`` tasks on the event
   loop, ``sync_concurrency`` more that run plain functions in threads or processes;
 * the finisher (``finish.py``) records outcomes and acknowledges, in batches;
-* the heartbeat (``heartbeat.py``) keeps this worker alive in the broker's eyes.
+* the heartbeat (``heartbeat.py``) keeps this worker alive in the broker's eyes;
+* with ``events=True``, the events publisher (``events.py``) sends task events.
 
 Stopping: :meth:`Worker.stop` (or SIGTERM/SIGINT with ``handle_signals``) stops fetching,
 lets running tasks finish within ``grace`` seconds and hands the others back to their
@@ -37,6 +38,7 @@ from ..keys import check_queue_name
 from ..liveness import Counters, WorkerInfo
 from ..logs import worker_logger as logger
 from .control import Control
+from .events import publishing
 from .fetch import Fetcher
 from .finish import Finisher, NackItem
 from .heartbeat import Heartbeat
@@ -65,8 +67,10 @@ class Worker:
     liveness beats (a worker silent for three is taken as dead); ``recovery`` says when
     messages are taken over from others. ``grace``: seconds running tasks get to finish
     at a stop. ``max_tasks``: stop after that many; ``idle_timeout``: stop after that
-    many seconds with nothing to do. ``beat``: also run a :class:`Scheduler` that sends
-    the app's periodic tasks (any number of workers may; each tick is sent once).
+    many seconds with nothing to do. ``events``: publish task events for monitors
+    (Celery's ``-E``; see :meth:`App.events`). ``beat``: also run a :class:`Scheduler`
+    that sends the app's periodic tasks (any number of workers may; each tick is sent
+    once).
     """
 
     def __init__(
@@ -90,6 +94,7 @@ class Worker:
         idle_timeout: float | None = None,
         lifespan: Lifespan | None = None,
         middleware: Sequence[Middleware] = (),
+        events: bool = False,
         beat: bool = False,
     ) -> None:
         if concurrency < 1:
@@ -116,6 +121,7 @@ class Worker:
         self.lifespan = lifespan or app.lifespan
         # the app's middleware outermost, then this worker's own
         self.middleware = (*app.middlewares, *middleware)
+        self.events = events
         self.scheduler = Scheduler(app) if beat else None
         self.counters = Counters()
         self.holdings = Holdings()
@@ -186,7 +192,11 @@ class Worker:
         self._runners_scope = anyio.CancelScope()
         if self._stop_asked:
             self._stopping.set()
-        async with self._sync_pool() as pool, self._lifespan() as resources:
+        async with (
+            self._sync_pool() as pool,
+            self._lifespan() as resources,
+            publishing(self.app.broker, self.consumer, enabled=self.events) as events,
+        ):
             finisher = Finisher(self.app.broker, self._flushed)
             runner = self._runner = Runner(
                 self.app,
@@ -199,6 +209,7 @@ class Worker:
                 pool=pool,
                 resources=resources,
                 middleware=self.middleware,
+                events=events,
             )
             control = Control(self.app.broker, runner.cancel)
             runner.is_revoked = control.is_revoked

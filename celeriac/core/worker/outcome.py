@@ -16,6 +16,7 @@ from ..logs import worker_logger as logger
 from ..message import TaskMessage
 from ..result import FAILURE, RETRY, SUCCESS, ExceptionInfo, ResultRecord, revoked_record
 from ..task import Task
+from .events import EventPublisher
 
 __all__ = ["Job", "Outcomes"]
 
@@ -41,10 +42,13 @@ def short(value: Any, limit: int = 200) -> str:
 
 
 class Outcomes:
-    def __init__(self, app: App, worker: str, counters: Counters) -> None:
+    def __init__(
+        self, app: App, worker: str, counters: Counters, events: EventPublisher | None = None
+    ) -> None:
         self.app = app
         self.worker = worker
         self.counters = counters
+        self.events = events
 
     def _completion(
         self, job: Job, record: ResultRecord, then: Outgoing | None = None
@@ -74,6 +78,8 @@ class Outcomes:
             logger.info(
                 "Task %s[%s] succeeded in %s: %s", m.name, m.id, seconds(runtime), short(value)
             )
+        if self.events is not None:
+            self.events.succeeded(job.message, value, runtime)
         return self._completion(job, self.record(job, SUCCESS, value=value))
 
     def failed(self, job: Job, exc: BaseException) -> Completion:
@@ -86,6 +92,8 @@ class Outcomes:
         else:
             logger.error("Task %s[%s] raised unexpected: %r", m.name, m.id, exc, exc_info=exc)
         info = ExceptionInfo.from_exception(exc)
+        if self.events is not None:
+            self.events.failed(m, exc, info.traceback)
         return self._completion(job, self.record(job, FAILURE, exc=info))
 
     def retried(self, job: Job, retry: Retry) -> Completion:
@@ -104,6 +112,8 @@ class Outcomes:
         eta = time.time() + delay if delay > 0 else None
         because = f": {retry.exc!r}" if retry.exc is not None else ""
         logger.info("Task %s[%s] retry: Retry in %.2fs%s", m.name, m.id, delay, because)
+        if self.events is not None:
+            self.events.retried(m, retry)
         reason = ExceptionInfo.from_exception(retry.exc or retry, with_traceback=False)
         record = self.record(job, RETRY, exc=reason)
         follow_up = m.retried(eta).encode(self.app.codec)
@@ -114,6 +124,8 @@ class Outcomes:
         self.counters.expired += 1
         m = job.message
         logger.warning("Task %s[%s] expired before it started: discarded.", m.name, m.id)
+        if self.events is not None:
+            self.events.revoked(m, terminated=False, expired=True)
         return self._revoked_completion(job, "expired")
 
     def revoked(self, job: Job, running: bool) -> Completion:
@@ -123,6 +135,8 @@ class Outcomes:
             logger.warning("Task %s[%s] revoked while running: stopped.", m.name, m.id)
         else:
             logger.info("Discarding revoked task: %s[%s]", m.name, m.id)
+        if self.events is not None:
+            self.events.revoked(m, terminated=running, expired=False)
         return self._revoked_completion(job, "revoked while running" if running else "revoked")
 
     def _revoked_completion(self, job: Job, reason: str) -> Completion:

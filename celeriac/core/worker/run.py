@@ -27,6 +27,7 @@ from ..liveness import Counters
 from ..logs import worker_logger as logger
 from ..message import TaskMessage
 from ..result import STARTED, ResultRecord
+from .events import EventPublisher
 from .finish import DeadItem, Finisher, NackItem
 from .holdings import Holdings
 from .limits import run_limited
@@ -75,6 +76,7 @@ class Runner:
         pool: SyncPool | None = None,
         resources: Any = None,
         middleware: tuple[Middleware, ...] = (),
+        events: EventPublisher | None = None,
     ) -> None:
         self.app = app
         self.worker = worker
@@ -86,7 +88,8 @@ class Runner:
         self.recovery = recovery
         self.resources = resources
         self.middleware = middleware
-        self.outcomes = Outcomes(app, worker, counters)
+        self.events = events
+        self.outcomes = Outcomes(app, worker, counters, events)
         self.running = 0
         self.hand_back_on_cancel = True  # False on a cold stop: recovery brings them back
         self._warned: set[str] = set()
@@ -124,6 +127,8 @@ class Runner:
             return self._dead(delivery, "unregistered", str(exc), logged=True)
         self.counters.received += 1
         self._log_received(delivery, message)
+        if self.events is not None:
+            self.events.received(message)
         return Job(delivery, message, task)
 
     def _log_received(self, delivery: Delivery, message: TaskMessage) -> None:
@@ -218,6 +223,8 @@ class Runner:
         if job.task.track_started and not message.ignore_result:
             record = ResultRecord(message.id, STARTED, name=message.name, worker=self.worker)
             await self._store(record)
+        if self.events is not None:
+            self.events.started(message)
         ctx = TaskContext(message, self.worker, self.is_revoked, self.resources)
         token = _current.set(ctx)
         started = time.perf_counter()
