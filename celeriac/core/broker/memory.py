@@ -17,18 +17,16 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import anyio
 
 from ..errors import ConfigurationError
-from . import _memory_events, _memory_inspect
+from . import _memory_events, _memory_fetch, _memory_inspect, _memory_recovery
 from ._memory_events import EventLog
 from ._memory_graph import FINAL, Graph
 from ._memory_periodic import MemoryPeriodic
 from ._memory_state import (
-    Claim,
     Delayed,
     Locks,
     Result,
@@ -220,22 +218,7 @@ class MemoryBroker:
 
     async def dead_letter(self, delivery: Delivery, reason: str, error: str) -> None:
         with self._lock:
-            self._dead_letter_locked(delivery, reason, error)
-
-    def _dead_letter_locked(self, delivery: Delivery, reason: str, error: str) -> None:
-        tag = new_tag()
-        letter = DeadLetter(
-            tag,
-            delivery.queue,
-            delivery.step,
-            delivery.data,
-            reason,
-            error,
-            time.time(),
-            dict(delivery.raw),
-        )
-        self._dead.setdefault(delivery.queue, {})[tag] = letter
-        self._ack_locked(delivery)
+            _memory_recovery.dead_letter(self, delivery, reason, error)
 
     async def dead_letters(self, queue: str, count: int = 100) -> list[DeadLetter]:
         return self.dead_letters_now(queue, count)
@@ -246,16 +229,7 @@ class MemoryBroker:
 
     async def requeue_dead(self, queue: str, ids: Sequence[str] | None = None) -> int:
         with self._lock:
-            letters = self._dead.get(queue, {})
-            wanted = letters if ids is None else dict.fromkeys(ids)
-            chosen = [i for i in wanted if i in letters]
-            for tag in chosen:
-                letter = letters.pop(tag)
-                if letter.data is not None:
-                    known = letter.step in self.priority_steps.steps
-                    step = letter.step if known else self.priority_steps.steps[0]
-                    self._append(queue, step, letter.data)
-            return len(chosen)
+            return _memory_recovery.requeue_dead(self, queue, ids)
 
     async def store_result(self, task_id: str, state: str, data: bytes, ttl: float | None) -> None:
         self.store_result_now(task_id, state, data, ttl)
@@ -266,53 +240,6 @@ class MemoryBroker:
 
     # -- reading ------------------------------------------------------------------------
 
-    def _promote_locked(self, queue: str, now: float) -> float | None:
-        """Move due delayed messages to their streams; seconds until the next is due."""
-        delayed = self._delayed.get(queue)
-        if delayed is None:
-            return None
-        while delayed.heap:
-            due, _, member = delayed.heap[0]
-            current = delayed.members.get(member)
-            if current is None or current[0] != due:
-                heapq.heappop(delayed.heap)  # removed, or sent again with another due time
-                continue
-            if due > now:
-                return due - now
-            heapq.heappop(delayed.heap)
-            _, step, data = delayed.members.pop(member)
-            self._append(queue, step, data)
-        return None
-
-    def _read_queue(self, queue: str, consumer: str, n: int) -> list[Delivery]:
-        out: list[Delivery] = []
-        for step in self.priority_steps.descending:
-            stream = self._streams.get((queue, step))
-            while stream is not None and stream.new and len(out) < n:
-                tag = stream.new.popleft()
-                if tag in stream.entries:
-                    stream.pending[tag] = Claim(consumer)
-                    out.append(Delivery(queue, step, tag, stream.entries[tag]))
-        return out
-
-    def _fetch_locked(
-        self, queues: Sequence[str], consumer: str, count: int, strict: bool
-    ) -> tuple[list[Delivery], float | None]:
-        now = time.time()
-        waits = [w for w in (self._promote_locked(q, now) for q in queues) if w is not None]
-        order = list(queues)
-        if not strict and len(queues) > 1:
-            self._turn = (self._turn + 1) % len(queues)
-            order = [*queues[self._turn :], *queues[: self._turn]]
-        out: list[Delivery] = []
-        if not strict and len(order) > 1:
-            share = -(-count // len(order))
-            for queue in order:
-                out += self._read_queue(queue, consumer, min(share, count - len(out)))
-        for queue in order:
-            out += self._read_queue(queue, consumer, count - len(out))
-        return out, min(waits, default=None)
-
     async def fetch(
         self, queues: Sequence[str], consumer: str, count: int, timeout: float, strict: bool = False
     ) -> list[Delivery]:
@@ -321,7 +248,7 @@ class MemoryBroker:
             event = asyncio.Event()
             wake = loop_waker(event)
             with self._lock:
-                out, next_due = self._fetch_locked(queues, consumer, count, strict)
+                out, next_due = _memory_fetch.take(self, queues, consumer, count, strict)
                 if out or timeout <= 0:
                     return out
                 for queue in queues:
@@ -412,73 +339,14 @@ class MemoryBroker:
     async def heartbeat(
         self, consumer: str, queues: Sequence[str], holding: Sequence[Delivery], ttl: float
     ) -> list[Delivery]:
-        now = time.monotonic()
-        lost = []
         with self._lock:
-            for queue in queues:
-                self._alive.setdefault(queue, {})[consumer] = now + ttl
-            for delivery in holding:
-                claim = self._stream(delivery.queue, delivery.step).pending.get(delivery.tag)
-                if claim is None or claim.consumer != consumer:
-                    lost.append(delivery)
-                else:
-                    claim.since = now
-        return lost
+            return _memory_recovery.heartbeat(self, consumer, queues, holding, ttl)
 
     async def reclaim(
         self, queues: Sequence[str], consumer: str, count: int, recovery: Recovery
     ) -> tuple[list[Delivery], int]:
-        taken: list[Delivery] = []
-        dead = 0
         with self._lock:
-            for queue in queues:
-                alive = self._prune_alive_locked(queue)
-                for step in self.priority_steps.descending:
-                    stream = self._streams.get((queue, step))
-                    if stream is None:
-                        continue
-                    for tag in self._takeable(stream, alive, recovery):
-                        if len(taken) >= count:
-                            return taken, dead
-                        got = self._take_locked(queue, step, tag, consumer, recovery)
-                        if got is None:
-                            dead += 1
-                        else:
-                            taken.append(got)
-        return taken, dead
-
-    def _prune_alive_locked(self, queue: str) -> dict[str, float]:
-        alive = self._alive.setdefault(queue, {})
-        now = time.monotonic()
-        for name in [n for n, deadline in alive.items() if deadline <= now]:
-            del alive[name]
-        return alive
-
-    @staticmethod
-    def _takeable(stream: Stream, alive: dict[str, float], recovery: Recovery) -> list[str]:
-        """Tags whose consumer is not alive, or that nobody refreshed within the window."""
-        now = time.monotonic()
-        return [
-            tag
-            for tag, claim in stream.pending.items()
-            if now - claim.since >= recovery.grace
-            and (claim.consumer not in alive or now - claim.since >= recovery.window)
-        ]
-
-    def _take_locked(
-        self, queue: str, step: int, tag: str, consumer: str, recovery: Recovery
-    ) -> Delivery | None:
-        """Claim one message for ``consumer``; None when it was dead-lettered instead."""
-        stream = self._streams[(queue, step)]
-        claim = stream.pending[tag]
-        delivery = Delivery(queue, step, tag, stream.entries[tag])
-        if claim.deliveries >= recovery.max_deliveries:
-            error = f"delivered {claim.deliveries} times without ever finishing"
-            self._dead_letter_locked(delivery, "too-many-deliveries", error)
-            return None
-        claim.consumer, claim.since = consumer, time.monotonic()
-        claim.deliveries += 1
-        return replace(delivery, deliveries=claim.deliveries)
+            return _memory_recovery.reclaim(self, queues, consumer, count, recovery)
 
     async def count_start(self, delivery: Delivery) -> int:
         key = (delivery.queue, delivery.step, delivery.tag)
@@ -496,27 +364,12 @@ class MemoryBroker:
             found = []
             for task_id in task_ids:
                 self._revoked[task_id] = now + ttl
-                found.append(self._take_out_locked(task_id))
+                found.append(_memory_recovery.take_out(self, task_id))
             listeners = list(self._listeners)
         message = ("revoke " + " ".join(task_ids)).encode()
         for listener in listeners:
             listener(message)
         return found
-
-    def _take_out_locked(self, task_id: str) -> str:
-        """Remove a revoked task from its delayed set or the graph's waiting place."""
-        record = self._result_locked(task_id)
-        if record is None:
-            return ""
-        delayed = self._delayed.get(record.queue)
-        for step in self.priority_steps.steps:
-            member = f"{step}:{task_id}"
-            if delayed is not None and member in delayed.members:
-                del delayed.members[member]  # its heap entry is skipped when reached
-                return "delayed"
-        if self._graph.withdraw(record.queue, task_id):
-            return "waiting"
-        return ""
 
     async def revoked(self) -> set[str]:
         now = time.monotonic()
