@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ._lua import text
 from .periodic import FIRED, Tick
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ class RedisPeriodic:
     async def entries(self) -> dict[str, bytes]:
         async with self._broker._errors():
             found = await self._broker._redis.hgetall(self._keys.cron_entries())
-        return {_text(name): data for name, data in found.items()}
+        return {text(name): data for name, data in found.items()}
 
     async def put(self, name: str, data: bytes, queue: str) -> None:
         now_ms, _ = await self.state([])
@@ -97,7 +98,3 @@ def _outcome(tick: Tick, refused: set[str], existing: dict[str, str]) -> str | N
     if tick.item.id in refused:
         return FIRED
     return existing.get(tick.item.id)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
