@@ -143,19 +143,16 @@ class Commit:
     def _op(self, phase: int, *parts: Part | Key, owner: str = "") -> None:
         self.groups[-1].append(_Op(phase, parts, owner=owner))
 
-    def result(
-        self, task_id: str, state: str, data: bytes | None, ttl: float | None, final: bool
-    ) -> None:
+    def result(self, task_id: str, state: str, data: bytes | None, ttl: float | None) -> None:
         self._group()
-        self._result(task_id, state, data, ttl, final)
+        self._result(task_id, state, data, ttl)
 
-    def _result(
-        self, task_id: str, state: str, data: bytes | None, ttl: float | None, final: bool
-    ) -> None:
-        key, deps = Key(self.keys.result(task_id)), Key(self.keys.deps(task_id))
-        self._op(WRITE, "R", key, deps, _ttl(ttl), state, data or b"", "1" if final else "0")
-        if final and not self.linked:  # the dependents, once freed (see 'R' in commit.lua)
-            self._op(FINISH, "Z", deps)
+    def _result(self, task_id: str, state: str, data: bytes | None, ttl: float | None) -> None:
+        """Store a result; a final state also releases the task's dependents (commit.lua
+        finds their set from the result key and tells a final state itself)."""
+        self._op(WRITE, "R", Key(self.keys.result(task_id)), _ttl(ttl), state, data or b"")
+        if not self.linked and state in FINAL_STATES:  # the set, once they are freed
+            self._op(FINISH, "Z", Key(self.keys.deps(task_id)))
 
     def send(self, item: Outgoing) -> None:
         self._group()
@@ -280,7 +277,7 @@ class Commit:
         self._group()
         if item.state is not None and item.result_id is not None:
             final = item.state in FINAL_STATES
-            self._result(item.result_id, item.state, item.result, item.result_ttl, final)
+            self._result(item.result_id, item.state, item.result, item.result_ttl)
             if final and item.unique:
                 self.release(item.unique, item.result_id)
             if final:  # remembered among the queue's recently finished (see list_tasks)

@@ -26,11 +26,12 @@
 --   'P' k ttl id queue name
 --                         a task was sent: unless result hash KEYS[k] exists, mark it
 --                         PENDING (fields s, q, n) for ttl ms
---   'R' k d ttl state data final
---                         store a result: HSET KEYS[k] s state d data (no d when data
+--   'R' k ttl state data  store a result: HSET KEYS[k] s state d data (no d when data
 --                         is empty), PEXPIRE ttl (ms, 0: none), PUBLISH data on KEYS[k];
---                         final = '1': release the dependents listed in set KEYS[d]
---                         (on a Cluster: report them, as 'F' notices)
+--                         a final state (SUCCESS, FAILURE, REVOKED, REJECTED) releases
+--                         the dependents listed in the task's set <prefix>:deps:{<id>},
+--                         made here from KEYS[k] (<prefix>:result:{<id>}, the same
+--                         slot); on a Cluster they are reported, as 'F' notices
 --   'X' k data            XADD stream KEYS[k] with field m = data
 --   'D' z h w member due data
 --                         delay: ZADD KEYS[z] due member, HSET KEYS[h] member data, and
@@ -81,7 +82,7 @@ local notices = {}
 local function width(i)
   local op = ARGV[i]
   if op == 'P' then return 6 end
-  if op == 'R' then return 7 end
+  if op == 'R' then return 5 end
   if op == 'X' then return 3 end
   if op == 'D' then return 7 end
   if op == 'W' then return 9 + tonumber(ARGV[i + 8]) end
@@ -214,7 +215,7 @@ while i <= #ARGV do
       if tonumber(ARGV[i + 2]) > 0 then redis.call('PEXPIRE', k, ARGV[i + 2]) end
     end
   elseif op == 'R' then
-    local ttl, state, data = tonumber(ARGV[i + 3]), ARGV[i + 4], ARGV[i + 5]
+    local ttl, state, data = tonumber(ARGV[i + 2]), ARGV[i + 3], ARGV[i + 4]
     if data == '' then
       redis.call('HSET', k, 's', state)
       redis.call('HDEL', k, 'd')
@@ -223,7 +224,9 @@ while i <= #ARGV do
       redis.call('PUBLISH', k, data)
     end
     if ttl > 0 then redis.call('PEXPIRE', k, ttl) else redis.call('PERSIST', k) end
-    if ARGV[i + 6] == '1' then release(KEYS[tonumber(ARGV[i + 2])], state == 'SUCCESS') end
+    if FINAL[state] then
+      release(prefix .. ':deps:' .. string.sub(k, #prefix + 9), state == 'SUCCESS')
+    end
   elseif op == 'X' then
     redis.call('XADD', k, '*', 'm', ARGV[i + 2])
   elseif op == 'D' then
