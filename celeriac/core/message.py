@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any
 
 from . import _fields as f
@@ -85,11 +85,27 @@ class TaskMessage:
             check = _CHECKS.get(key)
             if check is not None and value is not None:
                 values[key] = check(value, key)
-        return cls(**values)
+        return _build(values)
 
     def retried(self, eta: float | None) -> TaskMessage:
         """The same call with the retry count raised by one, due at ``eta``."""
         return replace(self, retries=self.retries + 1, eta=eta)
+
+
+def _build(values: dict[str, Any]) -> TaskMessage:
+    """``TaskMessage(**values)``, for values already checked, at a fraction of the cost:
+    the frozen dataclass's ``__init__`` sets each of its 20 fields through
+    ``object.__setattr__``, a third of decoding a message in the worker. The instance is
+    the same: every field set, a missing one to its default (made fresh by its factory).
+    """
+    message = object.__new__(TaskMessage)
+    state = message.__dict__
+    state.update(_PLAIN_DEFAULTS)
+    for name, make in _DEFAULT_FACTORIES.items():
+        if name not in values:
+            state[name] = make()
+    state.update(values)
+    return message
 
 
 def _number(value: Any, key: str) -> float:
@@ -153,6 +169,14 @@ _CHECKS: dict[str, Callable[[Any, str], Any]] = {
 }
 
 _OPTIONAL_FIELDS = [fld for fld in fields(TaskMessage) if fld.name not in ("id", "name")]
+_PLAIN_DEFAULTS = {
+    fld.name: fld.default for fld in fields(TaskMessage) if fld.default is not MISSING
+}
+_DEFAULT_FACTORIES = {
+    fld.name: fld.default_factory
+    for fld in fields(TaskMessage)
+    if fld.default_factory is not MISSING
+}
 _DEFAULTS: dict[str, Any] = {
     "args": (),
     "kwargs": {},

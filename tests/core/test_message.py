@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import time
 from typing import Any
 
 import pytest
@@ -62,3 +64,39 @@ def test_retried_counts_up_and_sets_the_eta() -> None:
 def test_malformed_messages_name_the_bad_field(raw: Any, match: str) -> None:
     with pytest.raises(DecodeError, match=match):
         TaskMessage.from_dict(raw)
+
+
+def test_a_decoded_message_is_what_the_constructor_makes() -> None:
+    """from_dict builds its instance without __init__: every field must still be set,
+    the missing ones to their defaults, mutable ones fresh for each message."""
+    before = time.time()
+    a = TaskMessage.from_dict({"id": "i", "task": "t", "args": [1]})
+    b = TaskMessage.from_dict({"id": "j", "task": "t"})
+    assert before <= a.created <= time.time()  # "created" is missing: made now, as __init__ does
+    assert a == TaskMessage(name="t", id="i", args=(1,), created=a.created)
+    assert vars(a) == vars(TaskMessage(name="t", id="i", args=(1,), created=a.created))
+    assert a.kwargs == {} and a.kwargs is not b.kwargs and a.headers is not b.headers
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.name = "other"  # type: ignore[misc]
+    full = TaskMessage(
+        name="t",
+        args=(1,),
+        kwargs={"k": 1},
+        queue="q",
+        priority=3,
+        eta=2.0,
+        expires=3.0,
+        retries=1,
+        max_retries=4,
+        timeout=5.0,
+        soft_timeout=4.0,
+        ignore_result=True,
+        parent_id="p",
+        root_id="r",
+        headers={"h": "v"},
+        created=1.0,
+        parents=("x", "y"),
+        pass_results="all",
+        unique="lock",
+    )
+    assert vars(TaskMessage.from_dict(full.to_dict())) == vars(full)

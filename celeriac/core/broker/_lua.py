@@ -62,7 +62,7 @@ CLAIM, CHECK, MARK, WAIT, LINK, WRITE, FREE, FINISH = range(8)
 PHASES = (CLAIM, CHECK, MARK, WAIT, LINK, WRITE, FREE, FINISH)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Op:
     phase: int
     parts: tuple[Part | Key, ...]
@@ -101,12 +101,15 @@ class _Call:
             stream, starts, entry_id = op.ack
             self.acks.setdefault((self._k(stream), self._k(starts)), []).append(entry_id)
             return
-        if op.parts[:1] == ("H",):
-            _, done_list, task_id = op.parts
+        parts = op.parts
+        if parts[0] == "H":
+            _, done_list, task_id = parts
             assert isinstance(done_list, Key)
             self.done.setdefault(self._k(done_list), []).append(str(task_id))
             return
-        self.args.extend(self._k(p) if isinstance(p, Key) else p for p in op.parts)
+        args, k = self.args, self._k
+        for part in parts:
+            args.append(k(part) if isinstance(part, Key) else part)
 
     def argv(self, head: list[Part]) -> list[Part]:
         """ARGV with the finished-task lists and acknowledgements last, one operation
@@ -137,6 +140,8 @@ class Commit:
         # unique tasks not sent because another instance holds their lock: id -> holder
         self.existing: dict[str, str] = {}
         self.refused: set[str] = set()  # periodic ticks not sent: sent already ('T')
+        # a queue's keys that every finished task of a batch names again
+        self._queue_keys: dict[tuple[str, int], tuple[Key, Key, Key]] = {}
 
     # -- recording --------------------------------------------------------------------
 
@@ -147,19 +152,16 @@ class Commit:
     def _op(self, phase: int, *parts: Part | Key, owner: str = "") -> None:
         self.groups[-1].append(_Op(phase, parts, owner=owner))
 
-    def result(
-        self, task_id: str, state: str, data: bytes | None, ttl: float | None, final: bool
-    ) -> None:
+    def result(self, task_id: str, state: str, data: bytes | None, ttl: float | None) -> None:
         self._group()
-        self._result(task_id, state, data, ttl, final)
+        self._result(task_id, state, data, ttl)
 
-    def _result(
-        self, task_id: str, state: str, data: bytes | None, ttl: float | None, final: bool
-    ) -> None:
-        key, deps = Key(self.keys.result(task_id)), Key(self.keys.deps(task_id))
-        self._op(WRITE, "R", key, deps, _ttl(ttl), state, data or b"", "1" if final else "0")
-        if final and not self.linked:  # the dependents, once freed (see 'R' in commit.lua)
-            self._op(FINISH, "Z", deps)
+    def _result(self, task_id: str, state: str, data: bytes | None, ttl: float | None) -> None:
+        """Store a result; a final state also releases the task's dependents (commit.lua
+        finds their set from the result key and tells a final state itself)."""
+        self._op(WRITE, "R", Key(self.keys.result(task_id)), _ttl(ttl), state, data or b"")
+        if not self.linked and state in FINAL_STATES:  # the set, once they are freed
+            self._op(FINISH, "Z", Key(self.keys.deps(task_id)))
 
     def send(self, item: Outgoing) -> None:
         self._group()
@@ -278,9 +280,22 @@ class Commit:
         self._ack(delivery)
 
     def _ack(self, delivery: Delivery) -> None:
-        stream = Key(self.keys.stream(delivery.queue, delivery.step))
-        starts = Key(self.keys.starts(delivery.queue))
+        stream, starts, _ = self._keys_of(delivery)
         self.groups[-1].append(_Op(FINISH, (), (stream, starts, delivery.tag)))
+
+    def _keys_of(self, delivery: Delivery) -> tuple[Key, Key, Key]:
+        """The stream, start counts and recently done list of a delivery's queue."""
+        where = (delivery.queue, delivery.step)
+        found = self._queue_keys.get(where)
+        if found is None:
+            queue, keys = delivery.queue, self.keys
+            found = (
+                Key(keys.stream(queue, delivery.step)),
+                Key(keys.starts(queue)),
+                Key(keys.done(queue)),
+            )
+            self._queue_keys[where] = found
+        return found
 
     def nack(self, delivery: Delivery) -> None:
         self._group()
@@ -303,11 +318,11 @@ class Commit:
         self._group()
         if item.state is not None and item.result_id is not None:
             final = item.state in FINAL_STATES
-            self._result(item.result_id, item.state, item.result, item.result_ttl, final)
+            self._result(item.result_id, item.state, item.result, item.result_ttl)
             if final and item.unique:
                 self.release(item.unique, item.result_id)
             if final:  # remembered among the queue's recently finished (see list_tasks)
-                self._op(FINISH, "H", Key(self.keys.done(item.delivery.queue)), item.result_id)
+                self._op(FINISH, "H", self._keys_of(item.delivery)[2], item.result_id)
         if item.then is not None:
             self._send(item.then)
         self._ack(item.delivery)

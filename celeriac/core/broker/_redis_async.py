@@ -25,6 +25,7 @@ from .base import Delivery
 
 __all__ = ["AsyncRedisBase"]
 
+_MESSAGE_NAMES = (MESSAGE_FIELD.encode(), MESSAGE_FIELD)  # the field, as either protocol gives it
 POKE_SLACK_MS = 250  # how long past a due time a read blocks if its wake-up token is lost
 
 
@@ -264,24 +265,39 @@ class AsyncRedisBase(RedisBase):
         """Messages as fetch.lua (width 3) or reclaim.lua (width 4, with a delivery
         count) list them: key index, entry id, field list[, deliveries]."""
         out = []
+        places: dict[Any, tuple[str, int]] = {}  # key index -> queue and step
         for i in range(0, len(flat), width):
-            key = keys[int(flat[i]) - 1]
-            fields = flat[i + 2]
-            named = dict(zip(fields[::2], fields[1::2], strict=True))
+            place = places.get(flat[i])
+            if place is None:
+                place = places[flat[i]] = self._place(keys[int(flat[i]) - 1])
             deliveries = int(flat[i + 3]) if width == 4 else 1
-            out.append(self._delivery(key, flat[i + 1], named, deliveries))
+            out.append(self._make_delivery(place, flat[i + 1], flat[i + 2], deliveries))
         return out
+
+    def _place(self, key: str) -> tuple[str, int]:
+        """The queue and priority step of a message stream's key."""
+        return self.keys.queue_of(key), int(key.rsplit(":", 1)[1])
 
     def _delivery(
         self, key: str, entry_id: bytes | str, fields: Mapping[Any, Any], deliveries: int = 1
     ) -> Delivery:
-        queue = self.keys.queue_of(key)
-        step = int(key.rsplit(":", 1)[1])
+        flat = [part for pair in fields.items() for part in pair]
+        return self._make_delivery(self._place(key), entry_id, flat, deliveries)
+
+    def _make_delivery(
+        self, place: tuple[str, int], entry_id: bytes | str, fields: Sequence[Any], deliveries: int
+    ) -> Delivery:
+        """A delivery from a stream entry's fields (name, value, name, value...)."""
         tag = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-        named = {(k.decode() if isinstance(k, bytes) else k): v for k, v in fields.items()}
+        if len(fields) == 2 and fields[0] in _MESSAGE_NAMES:  # what celeriac writes
+            return Delivery(place[0], place[1], tag, fields[1], {}, deliveries)
+        named = {
+            (name.decode() if isinstance(name, bytes) else name): value
+            for name, value in zip(fields[::2], fields[1::2], strict=True)
+        }
         data = named.get(MESSAGE_FIELD)
         raw = named if data is None else {k: v for k, v in named.items() if k != MESSAGE_FIELD}
-        return Delivery(queue, step, tag, data, raw, deliveries)
+        return Delivery(place[0], place[1], tag, data, raw, deliveries)
 
 
 class _LoopClient:

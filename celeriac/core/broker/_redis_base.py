@@ -17,7 +17,6 @@ from ._connect import parse, safe_url
 from ._lua import MS, Commit
 from .base import (
     DEFAULT_PRIORITY_STEPS,
-    FINAL_STATES,
     DeadLetter,
     Outgoing,
     PrioritySteps,
@@ -115,7 +114,7 @@ class RedisBase:
 
     def _result_plan(self, task_id: str, state: str, data: bytes, ttl: float | None) -> Commit:
         commit = self._commit()
-        commit.result(task_id, state, data, ttl, final=state in FINAL_STATES)
+        commit.result(task_id, state, data, ttl)
         return commit
 
 

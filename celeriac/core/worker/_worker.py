@@ -17,7 +17,6 @@ back through recovery.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import signal
 import socket
@@ -27,7 +26,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream
 
 from ..app import App, Lifespan
 from ..broker import Delivery, Recovery
@@ -43,6 +41,7 @@ from .fetch import Fetcher
 from .finish import Finisher, NackItem
 from .heartbeat import Heartbeat
 from .holdings import Holdings
+from .jobs import Jobs
 from .run import Job, Runner, SyncPool
 
 __all__ = ["Worker"]
@@ -273,27 +272,28 @@ class Worker:
                     finishing.cancel_scope.deadline = anyio.current_time() + COLD_FLUSH
 
     async def _fetch_and_run(self, runner: Runner, burst: bool) -> None:
-        async_send, async_jobs = anyio.create_memory_object_stream[Job](math.inf)
-        sync_send, sync_jobs = anyio.create_memory_object_stream[Job](math.inf)
+        async_jobs, sync_jobs = Jobs[Job](), Jobs[Job]()
 
         def deliver(delivery: Delivery) -> None:
             job = runner.prepare(delivery)
             if job is not None:
-                (async_send if job.task.is_async else sync_send).send_nowait(job)
+                (async_jobs if job.task.is_async else sync_jobs).put(job)
 
         fetcher = self._fetcher = self._make_fetcher(deliver)
         if self._stop_asked:  # stopped (or paused) before it started
             fetcher.stop()
         if self._paused:
             fetcher.pause()
-        async with anyio.create_task_group() as runners, async_send, sync_send:
+        async with anyio.create_task_group() as runners:
             for _ in range(self.concurrency):
-                runners.start_soon(self._run_jobs, runner, async_jobs.clone())
+                runners.start_soon(self._run_jobs, runner, async_jobs)
             for _ in range(self.sync_concurrency):
-                runners.start_soon(self._run_jobs, runner, sync_jobs.clone())
-            async_jobs.close()
-            sync_jobs.close()
-            await fetcher.run(burst=burst)
+                runners.start_soon(self._run_jobs, runner, sync_jobs)
+            try:
+                await fetcher.run(burst=burst)
+            finally:
+                async_jobs.close()
+                sync_jobs.close()
 
     def _make_fetcher(self, deliver: Callable[[Delivery], None]) -> Fetcher:
         return Fetcher(
@@ -311,22 +311,21 @@ class Worker:
             deliver=deliver,
         )
 
-    async def _run_jobs(self, runner: Runner, jobs: MemoryObjectReceiveStream[Job]) -> None:
-        async with jobs:
-            async for job in jobs:
-                if self._stop_asked:
-                    runner.finisher.submit(NackItem(job.delivery))  # not started: hand back
-                    continue
-                self._count_start()
-                try:
-                    await runner.run(job)
-                except Exception:  # a bug of ours must not lose the message or the worker
-                    logger.exception(
-                        "Internal error running %s[%s]: returned to the queue.",
-                        job.message.name,
-                        job.message.id,
-                    )
-                    runner.finisher.submit(NackItem(job.delivery))
+    async def _run_jobs(self, runner: Runner, jobs: Jobs[Job]) -> None:
+        while (job := await jobs.next()) is not None:
+            if self._stop_asked:
+                runner.finisher.submit(NackItem(job.delivery))  # not started: hand back
+                continue
+            self._count_start()
+            try:
+                await runner.run(job)
+            except Exception:  # a bug of ours must not lose the message or the worker
+                logger.exception(
+                    "Internal error running %s[%s]: returned to the queue.",
+                    job.message.name,
+                    job.message.id,
+                )
+                runner.finisher.submit(NackItem(job.delivery))
 
     def _flushed(self, deliveries: list[Delivery]) -> None:
         """The finisher recorded these: room for more."""

@@ -7,7 +7,7 @@ import pytest
 
 from celeriac.core import ConfigurationError, RedisBroker
 from celeriac.core.broker import Completion, Outgoing
-from celeriac.core.broker._connect import parse, safe_url
+from celeriac.core.broker._connect import async_client, parse, safe_url
 from tests.topologies import RedisSentinel
 
 
@@ -50,6 +50,21 @@ def test_bad_urls_are_clear_and_hide_the_password(url: str, expected: str) -> No
         parse(url)
     assert "secret" not in str(caught.value)
     assert "***" in str(caught.value)
+
+
+@pytest.mark.parametrize("url", ["redis://h:1/0", "rediss://h:1/0", "unix:///run/redis.sock"])
+def test_async_connections_pack_commands_in_c_into_the_same_bytes(url: str) -> None:
+    """The asyncio client's connections pack with hiredis (as redis-py's blocking client
+    does) and keep their kind (TLS, Unix socket); the bytes are redis-py's own."""
+    pytest.importorskip("hiredis")
+    pool = async_client(parse(url), {}).connection_pool
+    packing, plain = pool.connection_class, pool.connection_class.__mro__[1]
+    assert issubclass(packing, plain) and packing.pack_command is not plain.pack_command
+    args = ("EVALSHA", "f" * 40, 2, "k:{a}", "k:{b}", "R", 1, 86400000, "SUCCESS", b"\xc1\x00{}")
+    connection = packing(**pool.connection_kwargs)
+    assert b"".join(connection.pack_command(*args)) == b"".join(
+        plain.pack_command(connection, *args)
+    )
 
 
 def test_safe_url_masks_only_the_password() -> None:
