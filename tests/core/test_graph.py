@@ -104,6 +104,21 @@ async def test_a_child_due_already_still_waits_for_its_parent(app: App) -> None:
     assert await child.result(timeout=1) == 10
 
 
+async def test_a_parent_finished_among_tasks_without_children_frees_its_child(
+    app: App,
+) -> None:
+    """A worker records outcomes in batches; one finished parent among many tasks that
+    have no dependents (the Redis commit looks for dependents once per batch) is still
+    seen, and its child runs."""
+    t = _tasks(app)
+    plain = [await t["add"].enqueue(i, i) for i in range(20)]  # type: ignore[attr-defined]
+    child = await (t["add"].call(2, 3) | t["double"].call()).enqueue()  # type: ignore[attr-defined]
+    plain += [await t["add"].enqueue(i, 1) for i in range(20)]  # type: ignore[attr-defined]
+    await drain(app)
+    assert await child.result(timeout=1) == 10
+    assert [await h.result(timeout=1) for h in plain[:2]] == [0, 2]
+
+
 async def test_a_child_waits_in_the_broker_not_in_a_queue(app: App) -> None:
     t = _tasks(app)
     await (t["add"].call(1, 1) | t["double"].call()).enqueue()  # type: ignore[attr-defined]

@@ -35,7 +35,9 @@
 --                         a final state (SUCCESS, FAILURE, REVOKED, REJECTED) releases
 --                         the dependents listed in the task's set <prefix>:deps:{<id>},
 --                         made here from KEYS[k] (<prefix>:result:{<id>}, the same
---                         slot); on a Cluster they are reported, as 'F' notices
+--                         slot); on a Cluster they are reported, as 'F' notices. (One
+--                         EXISTS over all of a call's such sets first: when none exists,
+--                         no result looks further)
 --   'X' k data            XADD stream KEYS[k] with field m = data
 --   'D' z h w member due data
 --                         delay: ZADD KEYS[z] due member, HSET KEYS[h] member data, and
@@ -146,12 +148,20 @@ local function lock_holder(key)
   return holder or value, at - (tonumber(since) or at)
 end
 
--- first pass: shape of every operation, and every parent of every waiting task
+-- first pass: shape of every operation, every parent of every waiting task, and the
+-- dependents sets of the tasks that finish
 local sent, i = {}, FIRST
+local deps_of, deps_keys, linking = {}, {}, false
 while i <= #ARGV do
   local w = width(i)
   if not w then return redis.error_reply('commit.lua: unknown operation ' .. tostring(ARGV[i])) end
   if ARGV[i] == 'P' then sent[ARGV[i + 3]] = true end
+  if ARGV[i] == 'R' and FINAL[ARGV[i + 3]] then
+    local k = KEYS[tonumber(ARGV[i + 1])]
+    deps_of[i] = prefix .. ':deps:' .. string.sub(k, #prefix + 9)
+    deps_keys[#deps_keys + 1] = deps_of[i]
+  end
+  if ARGV[i] == 'W' or ARGV[i] == 'K' then linking = true end
   if ARGV[i] == 'W' and linked then
     for j = i + 9, i + 8 + tonumber(ARGV[i + 8]) do
       local parent = ARGV[j]
@@ -160,6 +170,13 @@ while i <= #ARGV do
     end
   end
   i = i + w
+end
+
+-- Most finished tasks have no dependents: one EXISTS for the whole call tells, instead
+-- of an SMEMBERS per result. A call that also links children ('W', 'K') looks at each.
+local dependents = linking
+if not dependents and #deps_keys > 0 then
+  dependents = redis.call('EXISTS', unpack(deps_keys)) > 0
 end
 
 local function queue_key(queue, rest)
@@ -239,9 +256,7 @@ while i <= #ARGV do
       redis.call('PUBLISH', k, data)
     end
     if ttl > 0 then redis.call('PEXPIRE', k, ttl) else redis.call('PERSIST', k) end
-    if FINAL[state] then
-      release(prefix .. ':deps:' .. string.sub(k, #prefix + 9), state == 'SUCCESS')
-    end
+    if deps_of[i] and dependents then release(deps_of[i], state == 'SUCCESS') end
   elseif op == 'X' then
     redis.call('XADD', k, '*', 'm', ARGV[i + 2])
   elseif op == 'D' then
