@@ -29,6 +29,14 @@ from tests.redis_server import free_port
 
 pytestmark = pytest.mark.anyio
 
+
+@pytest.fixture
+def anyio_backend() -> tuple[str, dict[str, bool]]:
+    """asyncio alone: scheduling is the same on uvloop (the broker contract runs on both),
+    and these tests wait out real ticks."""
+    return ("asyncio", {"use_uvloop": False})
+
+
 TENTH = Every(0.1)
 
 
