@@ -198,6 +198,7 @@ _REMOTE = "remote control and inspection run over celeriac's own Redis keys"
 _EVENTS = "task events travel over celeriac's own Redis keys"
 _RESULT_CONN = "results travel on the broker's Redis connection, with its options"
 _BROKER_PARTS = "give the whole broker_url instead"
+_CONNECTIONS = "celeriac sizes and shares its Redis connections itself"
 
 _GENERAL = [
     _s("accept_content", ("json",), old="CELERY_ACCEPT_CONTENT"),
@@ -228,8 +229,8 @@ _BROKER = [
     _s("broker_heartbeat_checkrate", 3.0, _N, "workers prove they are alive their own way"),
     _s("broker_login_method", None, _N, _AMQP),
     _s("broker_native_delayed_delivery_queue_type", "quorum", _N, _AMQP),
-    _s("broker_pool_limit", 10, _N, "redis-py's connection pool sizes itself"),
-    _s("broker_pool_acquire_timeout", None, _N, "redis-py's connection pool never makes one wait"),
+    _s("broker_pool_limit", 10, _N, _CONNECTIONS),
+    _s("broker_pool_acquire_timeout", None, _N, _CONNECTIONS),
     _s(
         "broker_use_ssl",
         False,
@@ -250,7 +251,7 @@ _RESULT = [
         "result_cache_max",
         -1,
         _N,
-        "results are not cached in the client: each read asks Redis",
+        "sizes Celery's client-side result cache; celeriac reads results from Redis",
         old="CELERY_MAX_CACHED_RESULTS",
     ),
     _s("result_compression", None, _U, "celeriac does not compress results"),
