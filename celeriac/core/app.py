@@ -69,7 +69,8 @@ class App:
     before they take any task and leave after the last one; what it yields reaches
     tasks as ``current_task().resources(Type)``. ``middleware``: async callables
     ``(ctx, call_next)`` run around every task, the first outermost (more with
-    :meth:`middleware`).
+    :meth:`middleware`). ``result_extended``: results also keep the call's arguments
+    and queue (Celery's setting of that name).
     """
 
     def __init__(
@@ -87,8 +88,10 @@ class App:
         max_message_size: int = DEFAULT_MAX_SIZE,
         lifespan: Lifespan | None = None,
         middleware: Sequence[Middleware] = (),
+        result_extended: bool = False,
     ) -> None:
         self.main = main
+        self.result_extended = result_extended
         self.lifespan = lifespan
         self.middlewares: list[Middleware] = list(middleware)
         if isinstance(broker, str):
@@ -130,6 +133,7 @@ class App:
         name: str | None = None,
         track_started: bool = False,
         retry: RetryPolicy | None = None,
+        rate_limit: float | None = None,
         **options: Any,
     ) -> _TaskDecorator: ...
 
@@ -141,6 +145,7 @@ class App:
         name: str | None = None,
         track_started: bool = False,
         retry: RetryPolicy | None = None,
+        rate_limit: float | None = None,
         **options: Any,
     ) -> Any:
         """Register a function (``async def`` or plain) as a task.
@@ -149,6 +154,7 @@ class App:
         the options are the defaults of :meth:`Task.options`. ``retry`` says which
         exceptions retry the task by themselves and how long it waits (a
         :class:`RetryPolicy`; by default only ``raise Retry(...)`` retries, with backoff).
+        ``rate_limit``: at most that many starts per second in each worker.
         """
         defaults = SendOptions().merged(options)
 
@@ -160,6 +166,7 @@ class App:
                 defaults,
                 track_started=track_started,
                 retry_policy=retry,
+                rate_limit=rate_limit,
             )
             self.register(task)
             return task

@@ -21,12 +21,15 @@
         ├── DependencyFailed      a task it waited for did not succeed
         └── WorkerLostError       the process running the task died under it
 
-`Retry` is not an error: a task raises it to ask to run again later.
+`Retry`, `Ignore` and `Reject` are not errors: a task raises them to ask to run again
+later, to end without a result, or to give its message back (or to the dead letters).
 `SoftTimeLimitExceeded` is raised *inside* a task at its soft time limit; the task may
 catch it to clean up.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 __all__ = [
     "BrokerError",
@@ -37,8 +40,10 @@ __all__ = [
     "DependencyError",
     "DependencyFailed",
     "EncodeError",
+    "Ignore",
     "MaxRetriesExceeded",
     "NotRegistered",
+    "Reject",
     "RemoteTaskError",
     "ResultTimeout",
     "Retry",
@@ -138,7 +143,8 @@ class Retry(Exception):
 
     With ``delay=None`` the task's retry policy picks the wait (backoff); ``0`` means at
     once. ``exc`` is the exception that made the task retry: it is kept as the cause
-    when the retries run out. ``max_retries`` overrides the task's for this decision.
+    when the retries run out. ``max_retries`` overrides the task's for this decision;
+    ``args``/``kwargs``, when given, replace the call's arguments for the next try.
     """
 
     def __init__(
@@ -147,9 +153,31 @@ class Retry(Exception):
         exc: BaseException | None = None,
         *,
         max_retries: int | None = None,
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
     ) -> None:
         when = "Retry" if delay is None else f"Retry in {delay}s"
         super().__init__(f"{when}: {exc!r}" if exc is not None else when)
         self.delay = delay
         self.exc = exc
         self.max_retries = max_retries
+        self.retry_args = args
+        self.retry_kwargs = kwargs
+
+
+class Ignore(Exception):
+    """Raised by a task to end without an outcome: its message is acknowledged and no
+    result is stored (waiting on it times out, as for a task never run)."""
+
+
+class Reject(Exception):
+    """Raised by a task to give its message up: back to its queue with ``requeue``, else
+    to the queue's dead letters with ``reason`` (never dropped silently)."""
+
+    def __init__(self, reason: object = None, requeue: bool = False) -> None:
+        super().__init__(reason, requeue)
+        self.reason = reason
+        self.requeue = requeue
+
+    def __repr__(self) -> str:
+        return f"reject requeue={self.requeue}: {self.reason}"

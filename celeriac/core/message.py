@@ -87,9 +87,21 @@ class TaskMessage:
                 values[key] = check(value, key)
         return _build(values)
 
-    def retried(self, eta: float | None) -> TaskMessage:
-        """The same call with the retry count raised by one, due at ``eta``."""
-        return replace(self, retries=self.retries + 1, eta=eta)
+    def retried(
+        self,
+        eta: float | None,
+        args: tuple[Any, ...] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+    ) -> TaskMessage:
+        """The same call with the retry count raised by one, due at ``eta`` (with other
+        arguments when given)."""
+        return replace(
+            self,
+            retries=self.retries + 1,
+            eta=eta,
+            args=self.args if args is None else tuple(args),
+            kwargs=self.kwargs if kwargs is None else dict(kwargs),
+        )
 
 
 def _build(values: dict[str, Any]) -> TaskMessage:

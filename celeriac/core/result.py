@@ -146,6 +146,10 @@ class ResultRecord:
     retries: int = 0
     worker: str | None = None
     date_done: float = field(default_factory=time.time)
+    # the call itself, kept only when the app asks for it (Celery's result_extended)
+    args: tuple[Any, ...] | None = None
+    kwargs: dict[str, Any] | None = None
+    queue: str | None = None
 
     @property
     def ready(self) -> bool:
@@ -183,6 +187,12 @@ class ResultRecord:
             out["retries"] = self.retries
         if self.worker is not None:
             out["worker"] = self.worker
+        if self.args is not None:
+            out["args"] = list(self.args)
+        if self.kwargs is not None:
+            out["kwargs"] = self.kwargs
+        if self.queue is not None:
+            out["queue"] = self.queue
         return out
 
     @classmethod
@@ -198,7 +208,15 @@ class ResultRecord:
             retries=f.optional_int(raw, "retries", _WHAT, 0),
             worker=f.optional(raw, "worker", str, _WHAT),
             date_done=f.optional_number(raw, "date_done", _WHAT) or 0.0,
+            args=_optional_args(raw),
+            kwargs=f.optional(raw, "kwargs", dict, _WHAT),
+            queue=f.optional(raw, "queue", str, _WHAT),
         )
+
+
+def _optional_args(raw: dict[str, Any]) -> tuple[Any, ...] | None:
+    args = f.optional(raw, "args", (list, tuple), _WHAT)
+    return None if args is None else tuple(args)
 
 
 def revoked_record(task_id: str, reason: str, **fields: Any) -> ResultRecord:

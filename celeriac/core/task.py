@@ -37,12 +37,15 @@ class Task(Generic[P, R]):
         *,
         track_started: bool = False,
         retry_policy: RetryPolicy | None = None,
+        rate_limit: float | None = None,
     ) -> None:
         self.app = app
         self.fn = fn
         self.name = name
         self.defaults = defaults
         self.track_started = track_started
+        # at most this many starts per second in each worker (None: no limit)
+        self.rate_limit = rate_limit
         self.retry_policy = retry_policy or RetryPolicy()
         self.is_async = inspect.iscoroutinefunction(fn)
         self.__doc__ = fn.__doc__
@@ -66,6 +69,7 @@ class Task(Generic[P, R]):
             self.defaults.merged(overrides),
             track_started=self.track_started,
             retry_policy=self.retry_policy,
+            rate_limit=self.rate_limit,
         )
         return clone
 

@@ -367,6 +367,9 @@ class SyncBroker(Protocol):
 
     def get_state(self, task_id: str) -> str | None: ...
 
+    def forget(self, task_id: str) -> None:
+        """Delete a task's result record (its state reads as unknown again)."""
+
     def wait_result(
         self, task_id: str, timeout: float | None, previous: bytes | None = None
     ) -> bytes | None: ...

@@ -278,6 +278,10 @@ class MemoryBroker:
     async def get_result(self, task_id: str) -> bytes | None:
         return self.get_result_now(task_id)
 
+    def forget_now(self, task_id: str) -> None:
+        with self._lock:
+            self._results.pop(task_id, None)
+
     def get_result_now(self, task_id: str) -> bytes | None:
         with self._lock:
             found = self._result_locked(task_id)

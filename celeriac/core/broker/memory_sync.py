@@ -32,6 +32,9 @@ class MemorySyncBroker:
     def get_result(self, task_id: str) -> bytes | None:
         return self._broker.get_result_now(task_id)
 
+    def forget(self, task_id: str) -> None:
+        self._broker.forget_now(task_id)
+
     def wait_result(
         self, task_id: str, timeout: float | None, previous: bytes | None = None
     ) -> bytes | None:

@@ -96,6 +96,10 @@ class RedisSyncBroker(RedisBase):
             state = self._redis.hget(self.keys.result(task_id), "s")
         return None if state is None else state.decode() if isinstance(state, bytes) else state
 
+    def forget(self, task_id: str) -> None:
+        with self._errors():
+            self._redis.delete(self.keys.result(task_id))
+
     def wait_result(
         self, task_id: str, timeout: float | None, previous: bytes | None = None
     ) -> bytes | None:

@@ -18,7 +18,9 @@ from multiprocessing.connection import Connection
 from types import FrameType
 from typing import Any
 
+from ..context import TaskContext, _current
 from ..errors import EncodeError, NotRegistered, SoftTimeLimitExceeded
+from ..message import TaskMessage
 from ..result import ExceptionInfo
 
 __all__ = ["Call", "Reply", "main"]
@@ -28,12 +30,15 @@ PICKLE_PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 @dataclass(frozen=True)
 class Call:
-    """A function to run, sent by the parent."""
+    """A function to run, sent by the parent; with the task's message and the worker's
+    name, so that ``current_task()`` works in the child as in the worker."""
 
     name: str
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
     soft_timeout: float | None = None
+    message: TaskMessage | None = None
+    worker: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,14 +65,19 @@ def main(
     functions: Mapping[str, Callable[..., Any]],
     max_tasks: int | None,
     max_memory: int | None,
+    *,
+    init: Callable[[], None] | None = None,
 ) -> None:
-    """The child process: drop the parent's pipe ends, set up signals, serve calls."""
+    """The child process: drop the parent's pipe ends, set up signals, run ``init``,
+    serve calls."""
     for other in close:
         other.close()
     # Like Celery's pool the children are daemonic (the parent's interpreter stops them
     # at exit); unlike it, a task may still start processes of its own.
     multiprocessing.current_process().daemon = False
     _setup_signals()
+    if init is not None:
+        init()
     _serve(conn, functions, max_tasks, max_memory)
 
 
@@ -123,11 +133,14 @@ def _execute(functions: Mapping[str, Callable[..., Any]], data: bytes) -> Reply:
     try:
         call: Call = pickle.loads(data)
         fn = _lookup(functions, call.name)
+        token = _current.set(TaskContext(call.message, call.worker)) if call.message else None
         _running = call
         try:
             value = fn(*call.args, **call.kwargs)
         finally:
             _running = None
+            if token is not None:
+                _current.reset(token)
     except Exception as exc:
         return _failure(_without_our_frames(exc))
     return _success(call.name, value)

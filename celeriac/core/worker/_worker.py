@@ -42,6 +42,7 @@ from .finish import Finisher, NackItem
 from .heartbeat import Heartbeat
 from .holdings import Holdings
 from .jobs import Jobs
+from .observe import Observer
 from .run import Job, Runner, SyncPool
 
 __all__ = ["Worker"]
@@ -69,7 +70,8 @@ class Worker:
     many seconds with nothing to do. ``events``: publish task events for monitors
     (Celery's ``-E``; see :meth:`App.events`). ``beat``: also run a :class:`Scheduler`
     that sends the app's periodic tasks (any number of workers may; each tick is sent
-    once).
+    once). ``child_init`` runs in each child of the process pool as it starts;
+    ``observer`` (an :class:`Observer`) hears of messages received, unknown and revoked.
     """
 
     def __init__(
@@ -95,6 +97,8 @@ class Worker:
         middleware: Sequence[Middleware] = (),
         events: bool = False,
         beat: bool = False,
+        child_init: Callable[[], None] | None = None,
+        observer: Observer | None = None,
     ) -> None:
         if concurrency < 1:
             raise ConfigurationError(f"concurrency must be at least 1, got {concurrency}")
@@ -122,6 +126,8 @@ class Worker:
         self.middleware = (*app.middlewares, *middleware)
         self.events = events
         self.scheduler = Scheduler(app) if beat else None
+        self.child_init = child_init
+        self.observer = observer
         self.counters = Counters()
         self.holdings = Holdings()
         self.started = time.time()
@@ -209,6 +215,7 @@ class Worker:
                 resources=resources,
                 middleware=self.middleware,
                 events=events,
+                observer=self.observer,
             )
             control = Control(self.app.broker, runner.cancel)
             runner.is_revoked = control.is_revoked
@@ -377,6 +384,7 @@ class Worker:
             self.sync_concurrency,
             max_tasks_per_child=self.max_tasks_per_child,
             max_memory_per_child=self.max_memory_per_child,
+            child_init=self.child_init,
         ) as pool:
             yield pool
 

@@ -10,13 +10,15 @@ from typing import Any
 
 from ..app import App
 from ..broker import Completion, Delivery, Outgoing
-from ..errors import DependencyFailed, MaxRetriesExceeded, Retry, TimeLimitExceeded
+from ..errors import DependencyFailed, MaxRetriesExceeded, Reject, Retry, TimeLimitExceeded
 from ..liveness import Counters
 from ..logs import worker_logger as logger
 from ..message import TaskMessage
 from ..result import FAILURE, RETRY, SUCCESS, ExceptionInfo, ResultRecord, revoked_record
 from ..task import Task
 from .events import EventPublisher
+from .finish import DeadItem, NackItem
+from .observe import Observer, observing
 
 __all__ = ["Job", "Outcomes"]
 
@@ -43,9 +45,15 @@ def short(value: Any, limit: int = 200) -> str:
 
 class Outcomes:
     def __init__(
-        self, app: App, worker: str, counters: Counters, events: EventPublisher | None = None
+        self,
+        app: App,
+        worker: str,
+        counters: Counters,
+        events: EventPublisher | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.app = app
+        self.observer = observer or Observer()
         self.worker = worker
         self.counters = counters
         self.events = events
@@ -67,6 +75,8 @@ class Outcomes:
 
     def record(self, job: Job, state: str, **fields: Any) -> ResultRecord:
         m = job.message
+        if self.app.result_extended:
+            fields.update(args=m.args, kwargs=dict(m.kwargs), queue=m.queue)
         return ResultRecord(
             m.id, state, name=m.name, retries=m.retries, worker=self.worker, **fields
         )
@@ -116,9 +126,24 @@ class Outcomes:
             self.events.retried(m, retry)
         reason = ExceptionInfo.from_exception(retry.exc or retry, with_traceback=False)
         record = self.record(job, RETRY, exc=reason)
-        follow_up = m.retried(eta).encode(self.app.codec)
+        follow_up = m.retried(eta, retry.retry_args, retry.retry_kwargs).encode(self.app.codec)
         then = Outgoing(m.id, m.queue, m.priority, follow_up, eta, name=m.name)
         return self._completion(job, record, then)
+
+    def ignored(self, job: Job) -> Completion:
+        """The task raised Ignore: acknowledged, nothing stored."""
+        m = job.message
+        logger.info("Task %s[%s] ignored", m.name, m.id)
+        return Completion(job.delivery, m.id, None, self.app.result_ttl)
+
+    def rejected(self, job: Job, reject: Reject) -> DeadItem | NackItem:
+        """The task raised Reject: its message goes back to the queue (``requeue``) or
+        to the queue's dead letters."""
+        m = job.message
+        logger.warning("Task %s[%s] %r", m.name, m.id, reject)
+        if reject.requeue:
+            return NackItem(job.delivery)
+        return DeadItem(job.delivery, "rejected", repr(reject))
 
     def expired(self, job: Job) -> Completion:
         self.counters.expired += 1
@@ -126,6 +151,7 @@ class Outcomes:
         logger.warning("Task %s[%s] expired before it started: discarded.", m.name, m.id)
         if self.events is not None:
             self.events.revoked(m, terminated=False, expired=True)
+        observing(self.observer.revoked, m, terminated=False, expired=True)
         return self._revoked_completion(job, "expired")
 
     def revoked(self, job: Job, running: bool) -> Completion:
@@ -137,6 +163,7 @@ class Outcomes:
             logger.info("Discarding revoked task: %s[%s]", m.name, m.id)
         if self.events is not None:
             self.events.revoked(m, terminated=running, expired=False)
+        observing(self.observer.revoked, m, terminated=running, expired=False)
         return self._revoked_completion(job, "revoked while running" if running else "revoked")
 
     def _revoked_completion(self, job: Job, reason: str) -> Completion:

@@ -45,6 +45,7 @@ from ..errors import (
     WorkerLostError,
 )
 from ..logs import worker_logger as logger
+from ..message import TaskMessage
 from ..result import ExceptionInfo
 from . import _child
 from ._child import PICKLE_PROTOCOL, Call, Reply
@@ -126,6 +127,7 @@ class ProcessPool:
         *,
         max_tasks_per_child: int | None = None,
         max_memory_per_child: int | None = None,
+        child_init: Callable[[], None] | None = None,
     ) -> None:
         _check(
             size=size,
@@ -136,6 +138,7 @@ class ProcessPool:
         self.size = size
         self.max_tasks_per_child = max_tasks_per_child
         self.max_memory_per_child = max_memory_per_child
+        self.child_init = child_init
         self._context = multiprocessing.get_context("fork")
         self._children: list[_Child | None] = [None] * size  # one per seat
         self._idle: list[int] = []  # seats not lent to a call
@@ -167,8 +170,11 @@ class ProcessPool:
         *,
         soft_timeout: float | None = None,
         timeout: float | None = None,
+        message: TaskMessage | None = None,
+        worker: str = "",
     ) -> Any:
         """Run ``functions[name](*args, **kwargs)`` in a child; return what it returns.
+        With ``message``, the call sees it (and ``worker``) through ``current_task()``.
 
         Raises what the function raised, rebuilt here (RemoteTaskError when it cannot
         be), with the child's ExceptionInfo as ``__celeriac_info__``; that includes
@@ -177,7 +183,7 @@ class ProcessPool:
         after ``timeout`` seconds, and WorkerLostError when the child dies meanwhile;
         the child is then replaced.
         """
-        call = self._encode(Call(name, tuple(args), dict(kwargs), soft_timeout))
+        call = self._encode(Call(name, tuple(args), dict(kwargs), soft_timeout, message, worker))
         async with self._seat() as seat:
             child = await self._ready(seat)
             data = await self._exchange(child, call, soft_timeout, timeout)
@@ -231,6 +237,7 @@ class ProcessPool:
                 self.max_tasks_per_child,
                 self.max_memory_per_child,
             ),
+            kwargs={"init": self.child_init},
             name=f"ForkPoolWorker-{self._started}",
             daemon=True,
         )

@@ -22,15 +22,16 @@ import anyio
 from ..app import App
 from ..broker import Delivery, Recovery
 from ..context import Middleware, TaskContext, _current, through
-from ..errors import BrokerError, DecodeError, NotRegistered, Retry
+from ..errors import BrokerError, DecodeError, Ignore, NotRegistered, Reject, Retry
 from ..liveness import Counters
 from ..logs import worker_logger as logger
 from ..message import TaskMessage
 from ..result import STARTED, ResultRecord
 from .events import EventPublisher
-from .finish import DeadItem, Finisher, NackItem
+from .finish import DeadItem, Finisher, Item, NackItem
 from .holdings import Holdings
 from .limits import run_limited
+from .observe import Observer, observing
 from .outcome import INFO, Job, Outcomes
 from .parents import parent_values
 
@@ -50,6 +51,8 @@ class SyncPool(Protocol):
         *,
         soft_timeout: float | None = None,
         timeout: float | None = None,
+        message: TaskMessage | None = None,
+        worker: str = "",
     ) -> Any: ...
 
 
@@ -77,6 +80,7 @@ class Runner:
         resources: Any = None,
         middleware: tuple[Middleware, ...] = (),
         events: EventPublisher | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.app = app
         self.worker = worker
@@ -89,12 +93,14 @@ class Runner:
         self.resources = resources
         self.middleware = middleware
         self.events = events
-        self.outcomes = Outcomes(app, worker, counters, events)
+        self.observer = observer or Observer()
+        self.outcomes = Outcomes(app, worker, counters, events, self.observer)
         self.running = 0
         self.hand_back_on_cancel = True  # False on a cold stop: recovery brings them back
         self._warned: set[str] = set()
         self.is_revoked: Callable[[str], bool] = lambda _: False
         self._scopes: dict[str, anyio.CancelScope] = {}  # running tasks that can be stopped
+        self._next_start: dict[str, float] = {}  # rate-limited tasks: next free start
 
     def cancel(self, task_ids: Iterable[str]) -> None:
         """Stop these tasks if they run here (revoked): async ones are cancelled, ones in
@@ -124,11 +130,13 @@ class Runner:
                 message.id,
                 delivery.queue,
             )
+            observing(self.observer.unknown, message, exc)
             return self._dead(delivery, "unregistered", str(exc), logged=True)
         self.counters.received += 1
         self._log_received(delivery, message)
         if self.events is not None:
             self.events.received(message)
+        observing(self.observer.received, message)
         return Job(delivery, message, task)
 
     def _log_received(self, delivery: Delivery, message: TaskMessage) -> None:
@@ -171,6 +179,8 @@ class Runner:
             return
         if job.delivery.deliveries > 1 and await self._too_many_starts(job):
             return
+        if job.task.rate_limit:
+            await self._rate_limited(job.task.name, job.task.rate_limit)
         self.running += 1
         self.holdings.started(job.delivery, message.timeout)
         try:
@@ -184,6 +194,15 @@ class Runner:
             raise
         finally:
             self.running -= 1
+
+    async def _rate_limited(self, name: str, per_second: float) -> None:
+        """Space this task's starts ``1/per_second`` apart in this worker (its message
+        waits here, not in the pool)."""
+        now = time.monotonic()
+        slot = max(now, self._next_start.get(name, now))
+        self._next_start[name] = slot + 1.0 / per_second
+        if slot > now:
+            await anyio.sleep(slot - now)
 
     async def _too_many_starts(self, job: Job) -> bool:
         """A message seen before: count this start; one that keeps killing its workers
@@ -228,6 +247,7 @@ class Runner:
         ctx = TaskContext(message, self.worker, self.is_revoked, self.resources)
         token = _current.set(ctx)
         started = time.perf_counter()
+        completion: Item
         try:
             if self.middleware:
                 value = await through(self.middleware, ctx, lambda: self._arguments_and_call(job))
@@ -235,6 +255,10 @@ class Runner:
                 value = await self._arguments_and_call(job)
         except Retry as retry:
             completion = self.outcomes.retried(job, retry)
+        except Ignore:
+            completion = self.outcomes.ignored(job)
+        except Reject as reject:
+            completion = self.outcomes.rejected(job, reject)
         except Exception as exc:
             exc = _from_task_frame(exc, job.task.fn)
             if job.task.retry_policy.retries_on(exc):
@@ -270,7 +294,13 @@ class Runner:
             return await run_limited(coro, m.soft_timeout, m.timeout)
         if self.pool is not None:
             return await self.pool.run(
-                m.name, args, m.kwargs, soft_timeout=m.soft_timeout, timeout=m.timeout
+                m.name,
+                args,
+                m.kwargs,
+                soft_timeout=m.soft_timeout,
+                timeout=m.timeout,
+                message=m,
+                worker=self.worker,
             )
         self._warn_unenforced(m)
         call: Callable[[], Any] = functools.partial(job.task.fn, *args, **m.kwargs)

@@ -1,0 +1,37 @@
+"""`Observer`: hooks a worker calls as messages arrive and end, for code built on the
+core (the Celery façade sends its worker signals from them). The default does nothing.
+
+They run on the worker's event loop: keep them quick, and they must not raise (an
+exception is logged and ignored).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..logs import worker_logger as logger
+from ..message import TaskMessage
+
+__all__ = ["Observer", "observing"]
+
+
+class Observer:
+    """Subclass and override what you need; pass it as ``Worker(observer=...)``."""
+
+    def received(self, message: TaskMessage) -> None:
+        """A message for a known task was taken from its queue."""
+
+    def unknown(self, message: TaskMessage, error: Exception) -> None:
+        """A message named a task not registered here (it goes to the dead letters)."""
+
+    def revoked(self, message: TaskMessage, *, terminated: bool, expired: bool) -> None:
+        """A task was revoked (``terminated``: while running) or expired."""
+
+
+def observing(hook: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    """Call an observer's hook; its failure is logged, never the worker's."""
+    try:
+        hook(*args, **kwargs)
+    except Exception:
+        logger.exception("Worker observer %r raised", hook)
