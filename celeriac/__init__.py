@@ -1,9 +1,29 @@
 """celeriac: a drop-in replacement for Celery on a fast async Redis engine.
 
-The Celery-compatible names (``Celery``, ``shared_task``...) arrive with the façade in
-``celeriac.compat``; the engine is usable today as :mod:`celeriac.core`.
+A Celery project imports from here what it imported from ``celery``::
+
+    from celeriac import Celery, shared_task
+
+The engine underneath is usable on its own as :mod:`celeriac.core`.
 """
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+# the command line installs what app.start(argv) runs
+from .cli import main as _cli  # noqa: F401
+from .compat.app import Celery, current_app, shared_task
+from .compat.canvas import Signature, maybe_signature, signature, subtask
+from .compat.task import Task, current_task
+
+__all__ = [
+    "Celery",
+    "Signature",
+    "Task",
+    "__version__",
+    "current_app",
+    "current_task",
+    "maybe_signature",
+    "shared_task",
+    "signature",
+    "subtask",
+]

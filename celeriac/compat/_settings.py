@@ -34,14 +34,6 @@ UNSUPPORTED: Support = "unsupported"
 #: Celery does). The one place to edit when the façade wires another setting.
 HONOURED: Mapping[str, str] = {
     "accept_content": "",
-    "beat_max_loop_interval": "",
-    "beat_schedule": "",
-    "beat_schedule_filename": "",
-    "beat_scheduler": "",
-    "broker_connection_max_retries": "",
-    "broker_connection_retry": "",
-    "broker_connection_retry_on_startup": "",
-    "broker_connection_timeout": "",
     "broker_transport_options": "`master_name` names the Sentinel master (see URLs above)",
     "broker_url": "Redis or `memory://` (see URLs above)",
     "celeriac_key_prefix": "the prefix of every Redis key celeriac writes",
@@ -50,17 +42,14 @@ HONOURED: Mapping[str, str] = {
         "unsigned or tampered messages are refused"
     ),
     "celeriac_sync_concurrency": (
-        "plain-function tasks a worker runs at once (default: CPUs + 4, at most 32)"
+        "plain-function tasks a worker runs at once when worker_concurrency is unset"
     ),
-    "enable_utc": "",
     "imports": "",
     "include": "",
-    "result_accept_content": "",
     "result_backend": "results are kept with the broker (see URLs above)",
     "result_expires": "",
     "result_extended": "",
-    "result_serializer": "",
-    "task_acks_late": "",
+    "result_serializer": "must be task_serializer: one codec signs and encodes both (warns)",
     "task_always_eager": "",
     "task_annotations": "",
     "task_create_missing_queues": "",
@@ -72,26 +61,21 @@ HONOURED: Mapping[str, str] = {
     "task_publish_retry": "",
     "task_publish_retry_policy": "",
     "task_queues": "queue names only: exchanges, routing keys and bindings are not used",
-    "task_reject_on_worker_lost": "",
     "task_routes": "",
     "task_serializer": "",
     "task_soft_time_limit": "",
     "task_store_eager_result": "",
-    "task_store_errors_even_if_ignored": "",
     "task_time_limit": "",
     "task_track_started": "",
     "timezone": "",
     "worker_concurrency": "",
     "worker_disable_rate_limits": "",
     "worker_hijack_root_logger": "",
-    "worker_log_color": "",
     "worker_log_format": "",
     "worker_max_memory_per_child": "",
     "worker_max_tasks_per_child": "",
     "worker_pool": "",
     "worker_prefetch_multiplier": "",
-    "worker_redirect_stdouts": "",
-    "worker_redirect_stdouts_level": "",
     "worker_send_task_events": "",
     "worker_task_log_format": "",
 }
@@ -198,11 +182,22 @@ _REMOTE = "remote control and inspection run over celeriac's own Redis keys"
 _EVENTS = "task events travel over celeriac's own Redis keys"
 _RESULT_CONN = "results travel on the broker's Redis connection, with its options"
 _BROKER_PARTS = "give the whole broker_url instead"
+_BEAT_LATER = (
+    "beat is not started by the worker yet: periodic tasks come with the command line (issue 8)"
+)
+_RECONNECTS = "celeriac reconnects by itself, with backoff, for as long as it runs"
+_NO_REDIRECT = "a task's print() output is not redirected to the log"
+_ONE_CODEC = "results are decoded with accept_content: one codec serves messages and results"
+_UTC = "times are kept in UTC; a naive eta or expires means UTC, as in Celery"
+_ACKS_LATE = "always late in effect: a task leaves its queue only with its outcome recorded"
+_WORKER_LOST = "a lost worker's tasks run again once its heartbeats stop (see docs/delivery.md)"
+_IGNORED_ERRORS = "a task with ignore_result stores no outcome, errors included"
+_TIMEOUTS = "Redis timeouts are celeriac's own (see docs/redis.md)"
 _CONNECTIONS = "celeriac sizes and shares its Redis connections itself"
 
 _GENERAL = [
     _s("accept_content", ("json",), old="CELERY_ACCEPT_CONTENT"),
-    _s("enable_utc", True),
+    _s("enable_utc", True, _N, _UTC),
     _s("imports", (), old="CELERY_IMPORTS"),
     _s("include", (), old="CELERY_INCLUDE"),
     _s("timezone", old="CELERY_TIMEZONE"),
@@ -214,10 +209,10 @@ _BROKER = [
     _s("broker_write_url", None, _U, "one broker URL serves reading and writing"),
     _s("broker_transport", None, _U, "the scheme of broker_url decides: celeriac runs on Redis"),
     _s("broker_transport_options", {}),
-    _s("broker_connection_timeout", 4),
-    _s("broker_connection_retry", True),
-    _s("broker_connection_retry_on_startup"),
-    _s("broker_connection_max_retries", 100),
+    _s("broker_connection_timeout", 4, _N, _TIMEOUTS),
+    _s("broker_connection_retry", True, _N, _RECONNECTS),
+    _s("broker_connection_retry_on_startup", None, _N, _RECONNECTS),
+    _s("broker_connection_max_retries", 100, _N, _RECONNECTS),
     _s("broker_channel_error_retry", False, _N, _AMQP),
     _s(
         "broker_failover_strategy",
@@ -245,7 +240,7 @@ _BROKER = [
 ]
 
 _RESULT = [
-    _s("result_accept_content", old="RESULT_ACCEPT_CONTENT"),
+    _s("result_accept_content", None, _N, _ONE_CODEC, old="RESULT_ACCEPT_CONTENT"),
     _s("result_backend"),
     _s(
         "result_cache_max",
@@ -278,7 +273,7 @@ _RESULT = [
 ]
 
 _TASK = [
-    _s("task_acks_late", False),
+    _s("task_acks_late", False, _N, _ACKS_LATE),
     _s(
         "task_acks_on_failure_or_timeout",
         True,
@@ -338,7 +333,7 @@ _TASK = [
         _N,
         "RabbitMQ's priority limit; on Redis priorities fall into steps (docs/delivery.md)",
     ),
-    _s("task_reject_on_worker_lost"),
+    _s("task_reject_on_worker_lost", None, _N, _WORKER_LOST),
     _s(
         "task_retry_on_worker_lost",
         False,
@@ -363,7 +358,7 @@ _TASK = [
     _s("task_serializer", "json", old="CELERY_TASK_SERIALIZER"),
     _s("task_soft_time_limit", old="CELERYD_TASK_SOFT_TIME_LIMIT"),
     _s("task_time_limit", old="CELERYD_TASK_TIME_LIMIT"),
-    _s("task_store_errors_even_if_ignored", False),
+    _s("task_store_errors_even_if_ignored", False, _U, _IGNORED_ERRORS),
     _s("task_track_started", False),
     _s(
         "task_allow_error_cb_on_chord_header",
@@ -413,7 +408,7 @@ _WORKER = [
     ),
     _s("worker_enable_remote_control", True, _N, _REMOTE, old="CELERY_ENABLE_REMOTE_CONTROL"),
     _s("worker_hijack_root_logger", True),
-    _s("worker_log_color"),
+    _s("worker_log_color", None, _N, "log lines are not coloured"),
     _s("worker_log_datefmt", None, _U, "log lines keep the default date format"),
     _s("worker_log_format", "[%(asctime)s: %(levelname)s/%(processName)s] %(message)s"),
     _s(
@@ -444,8 +439,14 @@ _WORKER = [
         _U,
         "use worker_prefetch_multiplier to bound what a worker holds",
     ),
-    _s("worker_redirect_stdouts", True, old="CELERY_REDIRECT_STDOUTS"),
-    _s("worker_redirect_stdouts_level", "WARNING", old="CELERY_REDIRECT_STDOUTS_LEVEL"),
+    _s("worker_redirect_stdouts", True, _U, _NO_REDIRECT, old="CELERY_REDIRECT_STDOUTS"),
+    _s(
+        "worker_redirect_stdouts_level",
+        "WARNING",
+        _U,
+        _NO_REDIRECT,
+        old="CELERY_REDIRECT_STDOUTS_LEVEL",
+    ),
     _s("worker_send_task_events", False, old="CELERY_SEND_EVENTS"),
     _s("worker_state_db", None, _N, "revocations are kept in Redis, shared by all workers"),
     _s("worker_task_log_datefmt", None, _U, "log lines keep the default date format"),
@@ -461,10 +462,10 @@ _WORKER = [
 _BEAT = [
     _s("beat_enable_remote_control", False, _U, "the scheduler does not answer remote control"),
     _s("beat_remote_control_max_tick_age", None, _N, "only used with beat_enable_remote_control"),
-    _s("beat_max_loop_interval", 0),
-    _s("beat_schedule", {}),
-    _s("beat_scheduler", "celery.beat:PersistentScheduler"),
-    _s("beat_schedule_filename", "celerybeat-schedule"),
+    _s("beat_max_loop_interval", 0, _U, _BEAT_LATER),
+    _s("beat_schedule", {}, _U, _BEAT_LATER),
+    _s("beat_scheduler", "celery.beat:PersistentScheduler", _U, _BEAT_LATER),
+    _s("beat_schedule_filename", "celerybeat-schedule", _U, _BEAT_LATER),
     _s("beat_sync_every", 0, _N, "the schedule's state is saved in Redis at every tick"),
     _s(
         "beat_cron_starting_deadline",

@@ -158,7 +158,7 @@ def test_an_empty_environment_variable_is_ignored(monkeypatch: pytest.MonkeyPatc
     [
         ("CELERY_ALWAYS_EAGER", "task_always_eager", True),
         ("CELERYD_CONCURRENCY", "worker_concurrency", 3),
-        ("CELERYBEAT_SCHEDULE", "beat_schedule", {"a": {"task": "t", "schedule": 5}}),
+        ("CELERYD_PREFETCH_MULTIPLIER", "worker_prefetch_multiplier", 1),
         ("BROKER_URL", "broker_url", "redis://h:6379/0"),
         ("CELERY_RESULT_BACKEND", "result_backend", "redis://h:6379/1"),
         ("CELERY_TASK_RESULT_EXPIRES", "result_expires", 60),

@@ -1,0 +1,198 @@
+"""A Celery-style worker: the core :class:`~celeriac.core.Worker` set up from the app's
+settings and the worker's options (Celery's names), with Celery's worker signals and
+logging.
+
+Pools: ``prefork``/``processes`` run plain-function tasks in child processes,
+``threads`` in threads, ``solo`` in one thread; ``async def`` tasks always run on the
+worker's event loop. ``concurrency`` sizes the plain-function pool.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..core import Worker
+from ..core.errors import ConfigurationError
+from ..core.message import TaskMessage
+from ..core.runtime import run
+from ..core.worker import Observer
+from . import signals
+from .exceptions import NotRegistered
+from .log import setup_worker_logging
+from .request import from_message
+
+if TYPE_CHECKING:
+    from .app import Celery
+
+__all__ = ["POOLS", "SignalObserver", "WorkerOptions", "make_worker", "nodename", "run_worker"]
+
+POOLS = {"prefork": "processes", "processes": "processes", "threads": "threads", "solo": "threads"}
+ASYNC_CONCURRENCY = 100  # async def tasks at once, beside the plain-function pool
+UNSUPPORTED_POOLS = ("gevent", "eventlet")
+
+logger = logging.getLogger("celeriac.worker")
+
+
+def nodename(name: str | None) -> str:
+    """A node name with Celery's ``%h`` (host), ``%n`` (name), ``%d`` (domain)."""
+    host = socket.gethostname()
+    short, _, domain = host.partition(".")
+    name = name or "celery@%h"
+    return name.replace("%h", host).replace("%n", short).replace("%d", domain).replace("%%", "%")
+
+
+@dataclass
+class WorkerOptions:
+    """A worker's options, as ``celery worker`` takes them (None: the setting)."""
+
+    queues: Sequence[str] | None = None
+    exclude_queues: Sequence[str] = ()
+    concurrency: int | None = None
+    pool: str | None = None
+    hostname: str | None = None
+    loglevel: str | int = "WARNING"
+    logfile: str | None = None
+    events: bool | None = None
+    beat: bool = False
+    prefetch_multiplier: int | None = None
+    max_tasks_per_child: int | None = None
+    max_memory_per_child: int | None = None
+    time_limit: float | None = None
+    soft_time_limit: float | None = None
+    strict_order: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _pool(app: Celery, options: WorkerOptions) -> tuple[str, int]:
+    name = options.pool or app.conf.worker_pool or "prefork"
+    if name in UNSUPPORTED_POOLS:
+        raise ConfigurationError(
+            f"the {name} pool is not supported: write the I/O-bound tasks as 'async def' "
+            "(they run on the worker's event loop) and use -P threads or prefork for the "
+            "others; see docs/differences.md"
+        )
+    if name not in POOLS:
+        raise ConfigurationError(f"unknown pool {name!r}: choose one of {', '.join(POOLS)}")
+    conf = app.conf
+    concurrency = (
+        options.concurrency
+        or conf.worker_concurrency
+        or conf.celeriac_sync_concurrency
+        or os.cpu_count()
+        or 1
+    )
+    return name, 1 if name == "solo" else int(concurrency)
+
+
+def _queues(app: Celery, options: WorkerOptions) -> list[str]:
+    queues = list(options.queues or [app.conf.task_default_queue])
+    return [q for q in queues if q not in set(options.exclude_queues)]
+
+
+def make_worker(app: Celery, options: WorkerOptions) -> Worker:
+    """The core worker for these options."""
+    conf = app.conf
+    if options.time_limit is not None:
+        conf.task_time_limit = options.time_limit
+    if options.soft_time_limit is not None:
+        conf.task_soft_time_limit = options.soft_time_limit
+    pool, concurrency = _pool(app, options)
+    multiplier = options.prefetch_multiplier
+    if multiplier is None:
+        multiplier = conf.worker_prefetch_multiplier
+    name = nodename(options.hostname)
+    events = options.events if options.events is not None else conf.worker_send_task_events
+    return Worker(
+        app.core,
+        queues=_queues(app, options),
+        concurrency=max(ASYNC_CONCURRENCY, concurrency),
+        sync_concurrency=concurrency,
+        sync_pool=POOLS[pool],
+        prefetch=concurrency * multiplier if multiplier else None,
+        max_tasks_per_child=options.max_tasks_per_child or conf.worker_max_tasks_per_child,
+        max_memory_per_child=options.max_memory_per_child or conf.worker_max_memory_per_child,
+        name=name,
+        strict_order=options.strict_order,
+        events=bool(events),
+        beat=options.beat,
+        lifespan=_signalling(name),
+        child_init=_child_init,
+        observer=SignalObserver(app, name),
+    )
+
+
+class SignalObserver(Observer):
+    """Celery's worker-side task signals: task_received, task_unknown, task_revoked."""
+
+    def __init__(self, app: Celery, hostname: str) -> None:
+        self.app = app
+        self.hostname = hostname
+
+    def _request(self, message: TaskMessage) -> Any:
+        return from_message(message, message.args, message.kwargs, self.hostname)
+
+    def received(self, message: TaskMessage) -> None:
+        if signals.task_received.has_listeners():
+            signals.task_received.send(sender=None, request=self._request(message))
+
+    def unknown(self, message: TaskMessage, error: Exception) -> None:
+        signals.task_unknown.send(
+            sender=None, name=message.name, id=message.id, message=None,
+            exc=NotRegistered(message.name),
+        )  # fmt: skip
+
+    def revoked(self, message: TaskMessage, *, terminated: bool, expired: bool) -> None:
+        signals.task_revoked.send(
+            sender=self.app.tasks.get(message.name), request=self._request(message),
+            terminated=terminated, signum=None, expired=expired,
+        )  # fmt: skip
+
+
+def _child_init() -> None:
+    signals.worker_process_init.send(sender=None)
+
+
+def _signalling(name: str) -> Any:
+    @contextlib.asynccontextmanager
+    async def lifespan(worker: Worker) -> AsyncIterator[None]:
+        signals.worker_ready.send(sender=worker)
+        logger.info("%s ready.", name)
+        try:
+            yield None
+        finally:
+            signals.worker_shutdown.send(sender=worker)
+
+    return lifespan
+
+
+def run_worker(app: Celery, options: WorkerOptions) -> None:
+    """Run a worker in this process until SIGTERM (warm) or SIGQUIT (cold)."""
+    name = nodename(options.hostname)
+    _pool(app, options)  # a wrong pool is an error before anything is set up
+    signals.celeryd_init.send(sender=name, instance=None, conf=app.conf, options=options)
+    setup_worker_logging(
+        options.loglevel,
+        options.logfile,
+        fmt=app.conf.worker_log_format,
+        task_fmt=app.conf.worker_task_log_format,
+        colorize=bool(app.conf.worker_log_color),
+        hostname=name,
+        hijack_root=bool(app.conf.worker_hijack_root_logger),
+    )
+    worker = make_worker(app, options)
+    signals.celeryd_after_setup.send(sender=name, instance=worker, conf=app.conf)
+    signals.worker_init.send(sender=worker)
+    run(_serve, worker)
+
+
+async def _serve(worker: Worker) -> None:
+    try:
+        await worker.run(handle_signals=True)
+    finally:
+        await worker.app.aclose()

@@ -1,0 +1,1 @@
+"""Celery's ``celery.contrib`` path: the pytest plugin and the test worker."""

@@ -1,0 +1,1 @@
+"""Celery's ``celery.contrib.testing`` path."""

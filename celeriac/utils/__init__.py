@@ -1,0 +1,1 @@
+"""Celery's ``celery.utils`` path (its ``log`` module)."""

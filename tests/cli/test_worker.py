@@ -1,0 +1,70 @@
+"""``celeriac -A proj worker`` as operators run it: a real process on the private Redis,
+a task through it, Celery-style log lines, and a warm shutdown on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from celeriac.cli.main import cli
+from celeriac.compat.app import Celery
+
+PROJECT = """
+from celeriac import Celery
+from celeriac.utils.log import get_task_logger
+
+app = Celery("cliproj", broker={url!r}, backend={url!r}, celeriac_key_prefix={prefix!r})
+logger = get_task_logger(__name__)
+
+
+@app.task
+def add(x, y):
+    logger.info("adding %s and %s", x, y)
+    return x + y
+"""
+
+
+def test_worker_needs_an_app() -> None:
+    result = CliRunner().invoke(cli, ["worker"])
+    assert result.exit_code == 2
+    assert "worker needs an app" in result.output
+
+
+def test_bad_loglevel_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["worker", "-l", "LOUD"], obj={"app": Celery("x")})
+    assert result.exit_code == 2 and "LOUD" in result.output
+
+
+@pytest.mark.slow
+def test_worker_process_runs_tasks_and_stops_warm(
+    tmp_path: Path, redis_url: str, prefix: str
+) -> None:
+    (tmp_path / "cliproj.py").write_text(PROJECT.format(url=redis_url, prefix=prefix))
+    log = tmp_path / "worker.log"
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    command = [sys.executable, "-m", "celeriac", "-A", "cliproj", "worker", "-l", "INFO"]
+    command += ["-P", "threads", "-c", "2", "-n", "w1@%h", "-f", str(log)]
+    proc = subprocess.Popen(command, cwd=tmp_path, env=env)
+    try:
+        sys.path.insert(0, str(tmp_path))
+        import cliproj  # type: ignore[import-not-found]
+
+        assert cliproj.add.delay(2, 3).get(timeout=30) == 5
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("cliproj", None)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = log.read_text()
+    assert "ready." in text
+    assert "cliproj.add[" in text and "]: adding 2 and 3" in text
+    assert "succeeded in" in text
