@@ -28,6 +28,7 @@ MODULES = [
     "celeriac.contrib.testing.worker",
     "celeriac.exceptions",
     "celeriac.result",
+    "celeriac.schedules",
     "celeriac.signals",
     "celeriac.states",
     "celeriac.utils.log",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -51,6 +52,10 @@ def TestApp(
         conf["broker_url"] = broker
     if backend is not None:
         conf["result_backend"] = backend
+    if conf["broker_url"] == "memory://":
+        # an in-process broker of its own, so that the session's worker and a test's
+        # worker never take each other's tasks
+        conf["broker_url"] = f"memory://test-{uuid.uuid4().hex[:12]}"
     return Celery(name or "celery.tests", set_as_current=set_as_current, **conf, **kwargs)
 
 
