@@ -37,7 +37,7 @@ IGNORED_OPTIONS = frozenset(
         "delivery_mode", "mandatory", "immediate", "declare", "retry", "retry_policy",
         "compression", "expiration", "reply_to", "add_to_parent", "result_cls", "router",
         "route_name", "task_type", "argsrepr", "kwargsrepr", "stamped_headers", "stamps",
-        "serializer", "content_type", "content_encoding", "replaced_task_nesting",
+        "content_type", "content_encoding", "replaced_task_nesting",
     }
 )  # fmt: skip
 

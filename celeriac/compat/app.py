@@ -554,18 +554,27 @@ class Celery:
             _calling.publish_signals(message, before=False)
 
     def warn_unknown_options(self, options: Mapping[str, Any]) -> None:
-        for key in options:
-            if key in KNOWN_OPTIONS or key in _calling.IGNORED_OPTIONS:
-                continue
-            if key in self._warned_options:
-                continue
-            self._warned_options.add(key)
-            warnings.warn(
-                f"apply_async option {key!r} is not known to celeriac and has no effect "
-                "(the options honoured are in docs/celery.md)",
-                CeleriacConfigWarning,
-                stacklevel=4,
+        serializer = options.get("serializer")
+        if serializer is not None and serializer != self.conf.task_serializer:
+            self._warn_once(
+                f"serializer:{serializer}",
+                f"serializer {serializer!r} differs from task_serializer "
+                f"{self.conf.task_serializer!r}: celeriac encodes every message of an app "
+                "with task_serializer (docs/differences.md)",
             )
+        for key in options:
+            if key not in KNOWN_OPTIONS and key not in _calling.IGNORED_OPTIONS:
+                self._warn_once(
+                    key,
+                    f"apply_async option {key!r} is not known to celeriac and has no effect "
+                    "(the options honoured are in docs/celery.md)",
+                )
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key in self._warned_options:
+            return
+        self._warned_options.add(key)
+        warnings.warn(message, CeleriacConfigWarning, stacklevel=5)
 
     # -- results ------------------------------------------------------------------------
 
@@ -642,7 +651,7 @@ KNOWN_OPTIONS = frozenset(
     {
         "countdown", "eta", "expires", "priority", "queue", "task_id", "link", "link_error",
         "headers", "ignore_result", "shadow", "time_limit", "soft_time_limit", "parent_id",
-        "root_id", "group_id", "group_index", "chord", "chain", "retries",
+        "root_id", "group_id", "group_index", "chord", "chain", "retries", "serializer",
     }
 )  # fmt: skip
 

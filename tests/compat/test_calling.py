@@ -247,3 +247,16 @@ def test_results_off_without_a_backend() -> None:
     drain(app)
     with pytest.raises(Exception, match="No result backend is configured"):
         result.get(timeout=1)
+
+
+def test_unknown_option_and_other_serializer_warn_once() -> None:
+    app = Celery("opts", broker="memory://", backend="memory://")
+
+    @app.task
+    def noop() -> None: ...
+
+    with pytest.warns(UserWarning, match="'frobnicate' is not known"):
+        noop.apply_async(frobnicate=True)
+    with pytest.warns(UserWarning, match="serializer 'msgpack' differs"):
+        noop.apply_async(serializer="msgpack")
+    noop.apply_async(frobnicate=True, serializer="msgpack")  # once each: no warning now

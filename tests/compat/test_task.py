@@ -389,3 +389,18 @@ def test_current_task_proxy(celery_app: Celery) -> None:
     drain(celery_app)
     assert result.get(timeout=5) == me.name
     assert me.apply().get() == me.name
+
+
+def test_base_overriding_call_wraps_the_worker_run(celery_app: Celery) -> None:
+    class Wrapping(Task):
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            return ("wrapped", super().__call__(*args, **kwargs))
+
+    @celery_app.task(base=Wrapping, bind=True)
+    def inner(self: Task, x: int) -> tuple[int, bool]:
+        return x, self.request.called_directly
+
+    result = inner.delay(1)
+    drain(celery_app)
+    assert result.get(timeout=5) == ["wrapped", [1, False]]  # the worker's request kept
+    assert inner(2) == ("wrapped", (2, True))  # a direct call
