@@ -147,6 +147,11 @@ class SignalObserver(Observer):
             exc=NotRegistered(message.name),
         )  # fmt: skip
 
+    def stopping(self, signal_name: str, *, cold: bool) -> None:
+        signals.worker_shutting_down.send(
+            sender=self.hostname, sig=signal_name, how="Cold" if cold else "Warm", exitcode=0
+        )
+
     def revoked(self, message: TaskMessage, *, terminated: bool, expired: bool) -> None:
         signals.task_revoked.send(
             sender=self.app.tasks.get(message.name), request=self._request(message),

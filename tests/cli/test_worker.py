@@ -16,11 +16,21 @@ from celeriac.cli.main import cli
 from celeriac.compat.app import Celery
 
 PROJECT = """
-from celeriac import Celery
+from celeriac import Celery, signals
 from celeriac.utils.log import get_task_logger
 
 app = Celery("cliproj", broker={url!r}, backend={url!r}, celeriac_key_prefix={prefix!r})
 logger = get_task_logger(__name__)
+
+
+def note(signal=None, sender=None, **kw):
+    with open("signals.log", "a") as out:
+        print(signal.name, kw.get("how", ""), file=out)
+
+
+for sig in (signals.worker_init, signals.worker_ready, signals.worker_shutting_down,
+            signals.worker_shutdown, signals.worker_process_init):
+    sig.connect(note, weak=False)
 
 
 @app.task
@@ -49,7 +59,7 @@ def test_worker_process_runs_tasks_and_stops_warm(
     log = tmp_path / "worker.log"
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     command = [sys.executable, "-m", "celeriac", "-A", "cliproj", "worker", "-l", "INFO"]
-    command += ["-P", "threads", "-c", "2", "-n", "w1@%h", "-f", str(log)]
+    command += ["-P", "prefork", "-c", "1", "-n", "w1@%h", "-f", str(log)]
     proc = subprocess.Popen(command, cwd=tmp_path, env=env)
     try:
         sys.path.insert(0, str(tmp_path))
@@ -68,3 +78,11 @@ def test_worker_process_runs_tasks_and_stops_warm(
     assert "ready." in text
     assert "cliproj.add[" in text and "]: adding 2 and 3" in text
     assert "succeeded in" in text
+    heard = (tmp_path / "signals.log").read_text().split("\n")
+    assert [line.strip() for line in heard if line] == [
+        "worker_init",
+        "worker_process_init",
+        "worker_ready",
+        "worker_shutting_down Warm",
+        "worker_shutdown",
+    ]

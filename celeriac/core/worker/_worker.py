@@ -42,7 +42,7 @@ from .finish import Finisher, NackItem
 from .heartbeat import Heartbeat
 from .holdings import Holdings
 from .jobs import Jobs
-from .observe import Observer
+from .observe import Observer, observing
 from .run import Job, Runner, SyncPool
 
 __all__ = ["Worker"]
@@ -364,7 +364,10 @@ class Worker:
     async def _watch_signals(self) -> None:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGQUIT) as signals:
             async for signum in signals:
-                if signum == signal.SIGQUIT or self._stop_asked:
+                cold = signum == signal.SIGQUIT or self._stop_asked
+                if self.observer is not None:
+                    observing(self.observer.stopping, signal.Signals(signum).name, cold=cold)
+                if cold:
                     logger.warning("worker: Cold shutdown (MainProcess)")
                     self.stop(now=True)
                 else:

@@ -28,6 +28,9 @@ class Observer:
     def revoked(self, message: TaskMessage, *, terminated: bool, expired: bool) -> None:
         """A task was revoked (``terminated``: while running) or expired."""
 
+    def stopping(self, signal_name: str, *, cold: bool) -> None:
+        """The worker got a stop signal (``SIGTERM``...): ``cold`` when it stops at once."""
+
 
 def observing(hook: Callable[..., None], *args: Any, **kwargs: Any) -> None:
     """Call an observer's hook; its failure is logged, never the worker's."""
