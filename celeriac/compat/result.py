@@ -234,6 +234,19 @@ class AsyncResult(ResultBase):
 
     wait = get
 
+    async def aget(self, timeout: float | None = None, propagate: bool = True) -> Any:
+        """:meth:`get` for async code: waits without blocking the event loop."""
+        self.app.check_results_enabled()
+        try:
+            record = self._ready or await self.app.core.handle(self.id).wait(timeout)
+        except ResultTimeout:
+            raise TimeoutError("The operation timed out.") from None
+        self._ready = record
+        value = outcome_of(record)
+        if propagate and record.state in states.PROPAGATE_STATES:
+            raise value
+        return value
+
     def maybe_throw(self, propagate: bool = True, callback: Any = None) -> None:
         """Raise the task's exception if it failed (or was revoked)."""
         record = self._record()

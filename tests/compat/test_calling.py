@@ -260,3 +260,38 @@ def test_unknown_option_and_other_serializer_warn_once() -> None:
     with pytest.warns(UserWarning, match="serializer 'msgpack' differs"):
         noop.apply_async(serializer="msgpack")
     noop.apply_async(frobnicate=True, serializer="msgpack")  # once each: no warning now
+
+
+def test_async_producer_and_result(redis_app: Celery) -> None:
+    import anyio
+
+    from celeriac.exceptions import TimeoutError as ResultTimeoutError
+
+    @redis_app.task
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    @redis_app.task
+    def fails() -> None:
+        raise LookupError("gone")
+
+    async def produce() -> tuple[Any, Any]:
+        try:
+            return await add.adelay(2, 2), await fails.aapply_async()
+        finally:
+            await redis_app.core.aclose()
+
+    ok, bad = anyio.run(produce)
+    drain(redis_app)
+
+    async def consume() -> Any:
+        try:
+            with pytest.raises(LookupError):
+                await bad.aget(timeout=5)
+            with pytest.raises(ResultTimeoutError):
+                await redis_app.AsyncResult("never-sent").aget(timeout=0.1)
+            return await ok.aget(timeout=5)
+        finally:
+            await redis_app.core.aclose()
+
+    assert anyio.run(consume) == 4
