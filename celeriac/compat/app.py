@@ -9,6 +9,7 @@ registered in the core too, run there through the wrapper of ``task.py``.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import importlib
 import threading
 import time
@@ -277,7 +278,7 @@ class Celery:
             prefix=conf.get("celeriac_key_prefix") or "celeriac",
             serializer=conf.task_serializer,
             accept=[_short(name) for name in accept],
-            signing_keys=conf.get("celeriac_signing_keys") or None,
+            signing_keys=signing_keys(conf.get("celeriac_signing_keys")),
             result_ttl=float(expires) if expires else None,
             default_queue=conf.task_default_queue,
             result_extended=bool(conf.result_extended),
@@ -708,6 +709,24 @@ def _annotation(item: Any, key: str | None, task: TaskBase) -> Mapping[str, Any]
         found: Mapping[str, Any] | None = item.annotate(task) if key != "*" else None
         return found
     return item.get(key) if isinstance(item, Mapping) else None
+
+
+def signing_keys(value: Any) -> Any:
+    """``celeriac_signing_keys`` as the core takes it. A list of bare secrets (the first
+    signs, all verify) gets key ids derived from each secret, so that every process
+    names a key the same way; a secret, a ``{key_id: secret}`` mapping or ``(key_id,
+    secret)`` pairs pass as they are."""
+    if not value or isinstance(value, str | bytes | Mapping):
+        return value or None
+    items = list(value)
+    if all(isinstance(item, tuple | list) and len(item) == 2 for item in items):
+        return items
+    return [(_key_id(secret), secret) for secret in items]
+
+
+def _key_id(secret: str | bytes) -> str:
+    raw = secret.encode() if isinstance(secret, str) else secret
+    return "k" + hashlib.sha256(raw).hexdigest()[:12]
 
 
 _PER = {"s": 1.0, "m": 60.0, "h": 3600.0}

@@ -168,3 +168,34 @@ def test_task_annotations_set_task_attributes() -> None:
     assert slow.rate_limit == "1/s"
     assert slow.max_retries == 9  # "*" applies to every task, as in Celery
     app.close()
+
+
+def test_signing_keys_setting_signs_and_refuses_unsigned(redis_url: str, prefix: str) -> None:
+    from tests.compat.conftest import drain
+
+    signed = Celery(
+        "signed", broker=redis_url, backend=redis_url,
+        celeriac_key_prefix=prefix, celeriac_signing_keys=[b"k" * 32],
+    )  # fmt: skip
+    unsigned = Celery("unsigned", broker=redis_url, backend=redis_url, celeriac_key_prefix=prefix)
+
+    @signed.task(name="signed.echo")
+    def echo(x: int) -> int:
+        return x
+
+    good = echo.delay(1)
+    unsigned.send_task("signed.echo", (2,))
+    drain(signed)
+    assert good.get(timeout=5) == 1
+    dead = signed.core.sync_broker.dead_letters("celery")
+    assert [d.reason for d in dead] == ["SignatureError"]
+    rotated = Celery(
+        "rotated", broker=redis_url, backend=redis_url,
+        celeriac_key_prefix=prefix, celeriac_signing_keys=[b"n" * 32, b"k" * 32],
+    )  # fmt: skip
+    rotated.task(name="signed.echo")(lambda x: x)
+    old = echo.delay(3)  # signed with the old key, run by a worker that has both
+    drain(rotated)
+    assert old.get(timeout=5) == 3
+    for app in (signed, unsigned, rotated):
+        app.close()
