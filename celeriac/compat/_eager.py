@@ -101,7 +101,7 @@ def _request(
         dict(headers or {}),
         id=task_id,
         task=task.name,
-        args=list(args),
+        args=args,  # as given (a tuple), as Celery's eager request has them
         kwargs=dict(kwargs),
         retries=retries,
         is_eager=True,

@@ -345,8 +345,9 @@ class EagerResult(AsyncResult):
         return self._name
 
     @property
-    def retries(self) -> int:
-        return self._retries
+    def retries(self) -> None:
+        """None, as in Celery: an eager result does not keep its retry count."""
+        return None
 
     def ready(self) -> bool:
         return True

@@ -79,9 +79,10 @@ def test_worker_process_runs_tasks_and_stops_warm(
     assert "cliproj.add[" in text and "]: adding 2 and 3" in text
     assert "succeeded in" in text
     heard = (tmp_path / "signals.log").read_text().split("\n")
-    assert [line.strip() for line in heard if line] == [
+    lines = [line.strip() for line in heard if line]
+    assert "worker_process_init" in lines  # in the child: its time against ready varies
+    assert [line for line in lines if line != "worker_process_init"] == [
         "worker_init",
-        "worker_process_init",
         "worker_ready",
         "worker_shutting_down Warm",
         "worker_shutdown",
