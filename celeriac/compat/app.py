@@ -475,7 +475,8 @@ class Celery:
         task = self._tasks.get(name)
         if self.conf.task_always_eager:
             warnings.warn("task_always_eager has no effect on send_task", stacklevel=2)
-        return self.send_call(name, tuple(args or ()), dict(kwargs or {}), options, task, task_id)
+        args, kwargs = tuple(args or ()), dict(kwargs or {})
+        return self.send_call(name, args, kwargs, options, task, task_id=task_id)
 
     def send_call(
         self,
@@ -484,13 +485,11 @@ class Celery:
         kwargs: dict[str, Any],
         options: Mapping[str, Any],
         task: Any = None,
-        task_id: str | None = None,
-        link: Any = None,
-        link_error: Any = None,
-        shadow: str | None = None,
+        **extra: Any,
     ) -> AsyncResult:
-        """Send one call from sync code (the core's sync producer)."""
-        call = self._plan(name, args, kwargs, options, task, task_id, link, link_error, shadow)
+        """Send one call from sync code (the core's sync producer). ``extra``: the
+        ``apply_async`` keywords that are not options (task_id, link, link_error, shadow)."""
+        call = self._plan(name, args, kwargs, options, task, extra)
         self._publish(lambda: self.core.send_sync(call.messages), call)
         return self.AsyncResult(call.message.id, task_name=name)
 
@@ -501,13 +500,10 @@ class Celery:
         kwargs: dict[str, Any],
         options: Mapping[str, Any],
         task: Any = None,
-        task_id: str | None = None,
-        link: Any = None,
-        link_error: Any = None,
-        shadow: str | None = None,
+        **extra: Any,
     ) -> AsyncResult:
-        """Send one call from async code, without blocking the event loop."""
-        call = self._plan(name, args, kwargs, options, task, task_id, link, link_error, shadow)
+        """:meth:`send_call` from async code, without blocking the event loop."""
+        call = self._plan(name, args, kwargs, options, task, extra)
         for message in call.messages:
             _calling.publish_signals(message, before=True)
         try:
@@ -525,12 +521,8 @@ class Celery:
         kwargs: dict[str, Any],
         options: Mapping[str, Any],
         task: Any,
-        task_id: str | None,
-        link: Any,
-        link_error: Any,
-        shadow: str | None,
+        extra: Mapping[str, Any],
     ) -> _calling.Call:
-        extra = {"task_id": task_id, "link": link, "link_error": link_error, "shadow": shadow}
         merged = {**options, **{k: v for k, v in extra.items() if v is not None}}
         return _calling.plan(self, name, args, kwargs, merged, task)
 
