@@ -192,8 +192,12 @@ class AsyncResult(ResultBase):
         return None if record is None else record.queue
 
     @property
-    def children(self) -> list[AsyncResult]:
-        return []
+    def children(self) -> list[AsyncResult] | None:
+        """The results of the tasks it sent while it ran (once it succeeded)."""
+        record = self._record()
+        if record is None or not record.ready:
+            return None
+        return [AsyncResult(child, app=self.app) for child in record.children]
 
     # -- waiting ------------------------------------------------------------------------
 

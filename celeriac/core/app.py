@@ -10,7 +10,7 @@ from typing import Any, ParamSpec, Protocol, TypeVar, overload
 from . import introspection
 from .broker import DEFAULT_PRIORITY_STEPS, Broker, Outgoing, SyncBroker, broker_from_url
 from .codec import DEFAULT_MAX_SIZE, Codec
-from .context import Middleware
+from .context import Middleware, _current
 from .cron import registry as periodic_registry
 from .cron.entry import DEFAULT_GRACE, Periodic
 from .cron.schedules import Schedule, parse_schedule
@@ -260,6 +260,9 @@ class App:
     def _outgoing(self, messages: Sequence[TaskMessage]) -> list[Outgoing]:
         check_cycles(messages)
         check_unique_parents(messages)
+        sender = _current.get(None)
+        if sender is not None:  # sent by a running task: they are its children
+            sender.children.extend(m.id for m in messages)
         return [
             Outgoing(
                 m.id,

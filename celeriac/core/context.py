@@ -24,6 +24,8 @@ class TaskContext:
     worker: str
     _revoked: Callable[[str], bool] = field(default=lambda _: False, repr=False)
     _resources: Any = field(default=None, repr=False)
+    # ids of the tasks this one sent while it ran (kept in its result: Celery's children)
+    children: list[str] = field(default_factory=list, repr=False)
 
     def resources(self, kind: type[T]) -> T:
         """What the worker's lifespan yielded, checked to be a ``kind``: typed access for

@@ -11,7 +11,7 @@ from typing import Any
 
 from . import _fields as f
 from .codec import Codec
-from .errors import EncodeError, RemoteTaskError
+from .errors import DecodeError, EncodeError, RemoteTaskError
 
 __all__ = [
     "FAILURE",
@@ -150,6 +150,7 @@ class ResultRecord:
     args: tuple[Any, ...] | None = None
     kwargs: dict[str, Any] | None = None
     queue: str | None = None
+    children: tuple[str, ...] = ()  # ids of the tasks it sent while it ran
 
     @property
     def ready(self) -> bool:
@@ -193,6 +194,8 @@ class ResultRecord:
             out["kwargs"] = self.kwargs
         if self.queue is not None:
             out["queue"] = self.queue
+        if self.children:
+            out["children"] = list(self.children)
         return out
 
     @classmethod
@@ -211,7 +214,15 @@ class ResultRecord:
             args=_optional_args(raw),
             kwargs=f.optional(raw, "kwargs", dict, _WHAT),
             queue=f.optional(raw, "queue", str, _WHAT),
+            children=_children(raw),
         )
+
+
+def _children(raw: dict[str, Any]) -> tuple[str, ...]:
+    found = f.optional(raw, "children", (list, tuple), _WHAT) or ()
+    if not all(isinstance(child, str) for child in found):
+        raise DecodeError(f"{_WHAT} field 'children' must hold task ids (strings)")
+    return tuple(found)
 
 
 def _optional_args(raw: dict[str, Any]) -> tuple[Any, ...] | None:

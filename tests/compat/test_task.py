@@ -404,3 +404,23 @@ def test_base_overriding_call_wraps_the_worker_run(celery_app: Celery) -> None:
     drain(celery_app)
     assert result.get(timeout=5) == ["wrapped", [1, False]]  # the worker's request kept
     assert inner(2) == ("wrapped", (2, True))  # a direct call
+
+
+def test_children_are_the_tasks_it_sent(celery_app: Celery) -> None:
+    @celery_app.task
+    def leaf(x: int) -> int:
+        return x
+
+    @celery_app.task(bind=True)
+    def parent(self: Task) -> list[str]:
+        return [leaf.delay(1).id, leaf.delay(2).id]
+
+    result = parent.delay()
+    assert result.children is None  # not done yet
+    drain(celery_app)
+    sent = result.get(timeout=5)
+    assert [child.id for child in result.children or []] == sent
+    drain(celery_app)
+    assert [child.get(timeout=5) for child in result.children or []] == [1, 2]
+    child = celery_app.AsyncResult(sent[0])
+    assert child.get(timeout=5) == 1

@@ -40,6 +40,26 @@ def test_round_trip() -> None:
     assert ResultRecord.decode(record.encode(codec), codec) == record
 
 
+def test_extended_fields_and_children_round_trip() -> None:
+    codec = Codec()
+    record = ResultRecord(
+        "id", SUCCESS, value=1, args=(1, "a"), kwargs={"k": 2}, queue="q", children=("c1",)
+    )
+    assert ResultRecord.decode(record.encode(codec), codec) == record
+    plain = ResultRecord("id", SUCCESS, value=1)
+    assert set(plain.to_dict()) == {"id", "state", "date_done", "value"}
+
+
+@pytest.mark.parametrize(
+    "field", [{"children": [1]}, {"children": "c1"}, {"args": "x"}, {"kwargs": [1]}]
+)
+def test_extended_fields_of_the_wrong_type_do_not_decode(field: dict[str, object]) -> None:
+    codec = Codec()
+    raw = {"id": "id", "state": SUCCESS, **field}
+    with pytest.raises(DecodeError):
+        ResultRecord.decode(codec.encode(raw), codec)
+
+
 def test_exception_info_keeps_type_message_and_traceback() -> None:
     info = ExceptionInfo.from_exception(_raised(ZeroDivisionError("division by zero")))
     assert (info.type_name, info.module, info.message) == (

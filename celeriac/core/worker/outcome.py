@@ -81,7 +81,9 @@ class Outcomes:
             m.id, state, name=m.name, retries=m.retries, worker=self.worker, **fields
         )
 
-    def succeeded(self, job: Job, value: Any, runtime: float) -> Completion:
+    def succeeded(
+        self, job: Job, value: Any, runtime: float, children: tuple[str, ...] = ()
+    ) -> Completion:
         self.counters.succeeded += 1
         if logger.isEnabledFor(INFO):
             m = job.message
@@ -90,7 +92,7 @@ class Outcomes:
             )
         if self.events is not None:
             self.events.succeeded(job.message, value, runtime)
-        return self._completion(job, self.record(job, SUCCESS, value=value))
+        return self._completion(job, self.record(job, SUCCESS, value=value, children=children))
 
     def failed(self, job: Job, exc: BaseException) -> Completion:
         self.counters.failed += 1

@@ -266,7 +266,8 @@ class Runner:
             else:
                 completion = self.outcomes.failed(job, exc)
         else:
-            completion = self.outcomes.succeeded(job, value, time.perf_counter() - started)
+            runtime = time.perf_counter() - started
+            completion = self.outcomes.succeeded(job, value, runtime, tuple(ctx.children))
         finally:
             _current.reset(token)
         self.finisher.submit(completion)
