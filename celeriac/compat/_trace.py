@@ -112,6 +112,8 @@ class Trace:
             self.state, self.retval = st.IGNORED, exc
         elif isinstance(exc, Reject):
             self.state, self.retval = st.REJECTED, exc
+            if not exc.requeue:  # it will not run again: a failure (Celery 5.7 and later)
+                self._failure_signal(exc, ExceptionInfo(exc))
         elif isinstance(exc, Retry):
             self._retried(exc)
         else:
@@ -143,6 +145,10 @@ class Trace:
         einfo = ExceptionInfo(exc)
         self._errbacks(exc, einfo)
         self.task.on_failure(exc, self.id, self.args, self.kwargs, einfo)
+        self._failure_signal(exc, einfo)
+        self._after_return(einfo)
+
+    def _failure_signal(self, exc: BaseException, einfo: ExceptionInfo) -> None:
         signals.task_failure.send(
             sender=self.task,
             task_id=self.id,
@@ -152,7 +158,6 @@ class Trace:
             traceback=exc.__traceback__,
             einfo=einfo,
         )
-        self._after_return(einfo)
 
     def _after_return(self, einfo: ExceptionInfo | None) -> None:
         try:

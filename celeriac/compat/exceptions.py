@@ -1,10 +1,11 @@
 """Celery's exception names (``celeriac.exceptions``), mapped onto the core's tree.
 
 Where the core already has the exception a Celery user catches, the Celery name *is*
-the core class (``SoftTimeLimitExceeded``, ``TimeLimitExceeded``, ``WorkerLostError``,
-``NotRegistered``), so that a failure stored by a worker comes back from ``get()`` as the
-very class the caller imported. The others subclass the nearest core class, so code
-catching either name works.
+the core class (``SoftTimeLimitExceeded``, ``TimeLimitExceeded``, ``WorkerLostError``),
+so that a failure stored by a worker comes back from ``get()`` as the very class the
+caller imported. The others subclass the nearest core class, so code catching either
+name works (results turn a core ``NotRegistered`` into Celery's, which prints as
+Celery's does).
 """
 
 from __future__ import annotations
@@ -59,7 +60,6 @@ __all__ = [
 SoftTimeLimitExceeded = core.SoftTimeLimitExceeded
 TimeLimitExceeded = core.TimeLimitExceeded
 WorkerLostError = core.WorkerLostError
-NotRegistered = core.NotRegistered
 
 
 # -- bases --------------------------------------------------------------------------------
@@ -167,7 +167,8 @@ class Retry(core.Retry, TaskPredicate):
         return f"Retry {self.humanize()}"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return type(self), (self.message, self.exc, self.when)
+        # with its attributes: the new arguments and limits cross the process pool
+        return type(self), (self.message, self.exc, self.when), dict(self.__dict__)
 
 
 RetryTaskError = Retry  # Celery's old name
@@ -182,6 +183,15 @@ class Reject(core.Reject, TaskPredicate):
     dead letters (Celery's Redis transport drops it; celeriac keeps it)."""
 
     __str__ = Exception.__str__  # as Celery's: the arguments
+
+
+class NotRegistered(core.NotRegistered, TaskError):
+    """No task of that name is registered (a ``KeyError``): a bare task name prints
+    quoted, as Celery prints it; a sentence as it is."""
+
+    def __str__(self) -> str:
+        text = core.NotRegistered.__str__(self)
+        return repr(text) if self.args and " " not in text else text
 
 
 # -- task errors --------------------------------------------------------------------------

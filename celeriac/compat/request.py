@@ -8,7 +8,7 @@ from typing import Any
 
 from ..core.message import TaskMessage
 
-__all__ = ["META", "Context", "from_message", "meta_of"]
+__all__ = ["META", "Context", "Request", "from_message", "meta_of"]
 
 # the header under which the façade keeps Celery's own fields of a message (shadow,
 # errbacks, origin...), apart from the user's headers
@@ -201,3 +201,63 @@ def from_message(
         stamped_headers=meta.get("stamped_headers"),
         replaced_task_nesting=meta.get("replaced_task_nesting", 0),
     )
+
+
+def _datetime(timestamp: float | None) -> dt.datetime | None:
+    if timestamp is None:
+        return None
+    return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc)
+
+
+class Request:
+    """A message as the worker received it (Celery's worker ``Request``): what
+    ``task_received`` receivers get. ``name`` is the shadow name when the call has one,
+    ``type`` the registered task's; ``eta``/``expires`` are aware datetimes."""
+
+    def __init__(self, message: TaskMessage, task: Any, hostname: str) -> None:
+        context = from_message(message, message.args, message.kwargs, hostname)
+        self._context = context
+        self.id: str = message.id
+        self.type: str = message.name
+        self.name: str = context.shadow or message.name
+        self.task = task
+        self.args: list[Any] = context.args
+        self.kwargs: dict[str, Any] = context.kwargs
+        self.eta = _datetime(message.eta)
+        self.expires = _datetime(message.expires)
+        self.hostname = hostname
+        self.delivery_info: dict[str, Any] = context.delivery_info
+        self.root_id = message.root_id
+        self.parent_id = message.parent_id
+        self.correlation_id = message.id
+        self.reply_to = None
+        self.ignore_result = message.ignore_result
+        self.time_limits = (message.timeout, message.soft_timeout)
+        self.argsrepr = repr(tuple(message.args))
+        self.kwargsrepr = repr(dict(message.kwargs))
+
+    @property
+    def task_id(self) -> str:
+        return self.id
+
+    @property
+    def task_name(self) -> str:
+        return self.name
+
+    @property
+    def request_dict(self) -> dict[str, Any]:
+        return dict(self._context.__dict__)
+
+    def humaninfo(self) -> str:
+        return f"{self.name}[{self.id}]"
+
+    def __str__(self) -> str:
+        parts = [self.humaninfo()]
+        if self.eta:
+            parts.append(f"ETA:[{self.eta}]")
+        if self.expires:
+            parts.append(f"expires:[{self.expires}]")
+        return " ".join(parts)
+
+    def __repr__(self) -> str:
+        return f"<Request: {self.humaninfo()} {self.argsrepr} {self.kwargsrepr}>"

@@ -7,12 +7,13 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from ..core import errors as core_errors
 from ..core.context import _current
 from ..core.errors import ResultTimeout
 from ..core.handle import SyncHandle
 from ..core.result import ResultRecord
 from . import states
-from .exceptions import TaskRevokedError, TimeoutError
+from .exceptions import NotRegistered, TaskRevokedError, TimeoutError
 
 if TYPE_CHECKING:
     from .app import Celery
@@ -22,7 +23,7 @@ __all__ = ["AsyncResult", "EagerResult", "ResultBase", "result_from_tuple"]
 E_WOULDBLOCK = (
     "Never call result.get() within a task!\n"
     "See https://docs.celeryq.dev/en/latest/userguide/tasks.html"
-    "#avoid-launching-synchronous-subtasks"
+    "#avoid-launching-synchronous-subtasks\n"
 )
 
 
@@ -46,7 +47,10 @@ def outcome_of(record: ResultRecord) -> Any:
     if record.state == states.REVOKED:
         return _revoked_error(record)
     if record.exc is not None and record.state in (states.FAILURE, states.RETRY):
-        return record.exc.rebuild()
+        exc = record.exc.rebuild()
+        if type(exc) is core_errors.NotRegistered:  # stored by the core worker
+            return NotRegistered(*exc.args)
+        return exc
     return record.value
 
 

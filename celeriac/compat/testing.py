@@ -8,14 +8,17 @@ broker by default or on the Redis a test configures.
 from __future__ import annotations
 
 import contextlib
+import importlib
+import sys
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from typing import Any
 
 import anyio
 
 from ..core import Worker
+from ..core.app import Lifespan
 from ..core.runtime import run
 from .app import Celery
 from .worker import WorkerOptions, make_worker
@@ -66,6 +69,7 @@ class TestWorkController:
         self.app = app
         self.worker = worker
         self.hostname = worker.name
+        worker.lifespan = self._ready_once_started(worker.lifespan)
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._error: BaseException | None = None
@@ -88,6 +92,20 @@ class TestWorkController:
         if self._error is not None:
             raise self._error
 
+    def reload(
+        self, modules: Iterable[str] | None = None, reload: bool = False, reloader: Any = None
+    ) -> None:
+        """Import ``modules`` (again, with ``reload``) and make the worker run the tasks
+        registered since it started, as Celery's ``WorkController.reload``."""
+        for name in modules or ():
+            module = sys.modules.get(name)
+            if module is not None and reload:
+                (reloader or importlib.reload)(module)
+            else:
+                importlib.import_module(name)
+        self.app.finalize()
+        self.worker.renew_pool()
+
     def _main(self) -> None:
         try:
             run(self._serve, uvloop=False)
@@ -99,12 +117,26 @@ class TestWorkController:
     async def _serve(self) -> None:
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._watch_stop)
-            self._ready.set()
             try:
                 await self.worker.run()
             finally:
                 tg.cancel_scope.cancel()
                 await self.app.core.aclose()
+
+    def _ready_once_started(self, inner: Lifespan | None) -> Lifespan:
+        """The worker's lifespan, telling start() once the worker is up (its process
+        pool forked, its lifespan entered): tasks defined later need ``reload()``."""
+
+        @contextlib.asynccontextmanager
+        async def lifespan(worker: Worker) -> AsyncIterator[Any]:
+            async with contextlib.AsyncExitStack() as stack:
+                resources = (
+                    None if inner is None else await stack.enter_async_context(inner(worker))
+                )
+                self._ready.set()
+                yield resources
+
+        return lifespan
 
     async def _watch_stop(self) -> None:
         await anyio.to_thread.run_sync(self._stop.wait, abandon_on_cancel=True)

@@ -25,7 +25,7 @@ from ..core.worker import Observer
 from . import signals
 from .exceptions import NotRegistered
 from .log import setup_worker_logging
-from .request import from_message
+from .request import Request, from_message
 
 if TYPE_CHECKING:
     from .app import Celery
@@ -139,7 +139,9 @@ class SignalObserver(Observer):
 
     def received(self, message: TaskMessage) -> None:
         if signals.task_received.has_listeners():
-            signals.task_received.send(sender=None, request=self._request(message))
+            task = self.app.tasks.get(message.name)
+            request = Request(message, task, self.hostname)
+            signals.task_received.send(sender=None, request=request)
 
     def unknown(self, message: TaskMessage, error: Exception) -> None:
         signals.task_unknown.send(

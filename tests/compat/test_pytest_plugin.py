@@ -41,6 +41,27 @@ def test_failures_reach_the_test(celery_app, celery_worker):
 
     with pytest.raises(KeyError):
         fails.delay().get(timeout=10)
+
+
+def test_reload_after_defining_a_task(celery_app, celery_worker):
+    @celery_app.task
+    def late():
+        return "late"
+
+    celery_worker.reload()
+    assert late.delay().get(timeout=10) == "late"
+
+
+def test_reload_renews_a_prefork_worker(celery_app):
+    from celeriac.contrib.testing.worker import start_worker
+
+    with start_worker(celery_app, pool="prefork", perform_ping_check=False) as worker:
+        @celery_app.task
+        def forked_late():
+            return "forked late"
+
+        worker.reload()
+        assert forked_late.delay().get(timeout=10) == "forked late"
 """
 
 
@@ -55,4 +76,4 @@ def test_plugin_fixtures_in_a_project_suite(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "3 passed" in done.stdout
+    assert "5 passed" in done.stdout

@@ -221,7 +221,8 @@ def test_worker_side_signals_received_unknown_revoked(celery_app: Celery) -> Non
     def work() -> None: ...
 
     def received(request: Any = None, **kw: Any) -> None:
-        heard.append(("received", request.task))
+        # the worker's Request (as Celery's): task is the Task, name its name
+        heard.append(("received", (request.name, request.task is work, request.id)))
 
     def unknown(name: Any = None, **kw: Any) -> None:
         heard.append(("unknown", name))
@@ -237,7 +238,7 @@ def test_worker_side_signals_received_unknown_revoked(celery_app: Celery) -> Non
     for sig, fn in pairs:
         sig.connect(fn)
     try:
-        work.delay()
+        sent = work.delay()
         celery_app.send_task("no.such.task")
         work.apply_async(countdown=0.2, expires=0.1)
         time.sleep(0.3)
@@ -245,6 +246,32 @@ def test_worker_side_signals_received_unknown_revoked(celery_app: Celery) -> Non
     finally:
         for sig, fn in pairs:
             sig.disconnect(fn)
-    assert ("received", work.name) in heard
+    assert ("received", (work.name, True, sent.id)) in heard
     assert ("unknown", "no.such.task") in heard
     assert ("revoked", (True, True)) in heard
+
+
+def test_received_request_is_the_workers_view_of_the_message() -> None:
+    import datetime as dt
+
+    from celeriac.compat.request import META, Request
+    from celeriac.core.message import TaskMessage
+
+    message = TaskMessage(
+        name="proj.add", args=(1, 2), kwargs={"z": 3}, eta=1_800_000_000.0,
+        expires=1_800_000_060.0, queue="q1", headers={META: {"shadow": "friendly.add"}},
+    )  # fmt: skip
+    request = Request(message, task=None, hostname="w1@host")
+    assert (request.id, request.task_id) == (message.id, message.id)
+    assert (request.name, request.type, request.task_name) == (
+        "friendly.add", "proj.add", "friendly.add",
+    )  # fmt: skip
+    assert (request.args, request.kwargs) == ([1, 2], {"z": 3})
+    assert request.eta == dt.datetime.fromtimestamp(1_800_000_000, dt.timezone.utc)
+    assert request.expires is not None and request.expires.tzinfo is not None
+    assert request.delivery_info["routing_key"] == "q1"
+    assert request.hostname == "w1@host"
+    assert request.humaninfo() == f"friendly.add[{message.id}]"
+    assert str(request).startswith(f"friendly.add[{message.id}] ETA:[2027-")
+    assert repr(request) == f"<Request: friendly.add[{message.id}] (1, 2) {{'z': 3}}>"
+    assert request.request_dict["task"] == "proj.add"

@@ -4,6 +4,7 @@ Reject, autoretry, time limits, update_state, async def tasks."""
 from __future__ import annotations
 
 import asyncio
+import pickle
 import time
 from typing import Any
 
@@ -16,7 +17,9 @@ from celeriac.core.message import TaskMessage
 from celeriac.exceptions import (
     Ignore,
     MaxRetriesExceededError,
+    NotRegistered,
     Reject,
+    Retry,
     SoftTimeLimitExceeded,
     TaskRevokedError,
 )
@@ -226,7 +229,7 @@ def test_hooks_and_their_order(celery_app: Celery) -> None:
     assert ("after_return", "RETRY") not in calls
 
 
-def test_ignore_stores_nothing_and_reject_dead_letters(celery_app: Celery) -> None:
+def test_ignore_stores_nothing_and_reject_fails_and_dead_letters(celery_app: Celery) -> None:
     @celery_app.task
     def ignored() -> None:
         raise Ignore()
@@ -238,7 +241,11 @@ def test_ignore_stores_nothing_and_reject_dead_letters(celery_app: Celery) -> No
     a, b = ignored.delay(), rejected.delay()
     drain(celery_app)
     assert a.state == states.PENDING
-    assert b.state == states.PENDING
+    # as Celery 5.7 records it: a failure with the Reject, so a caller does not hang
+    assert b.state == states.FAILURE
+    with pytest.raises(Reject) as info:
+        b.get(timeout=5)
+    assert info.value.args == ("bad input", False)
     codec = celery_app.core.codec
     dead = [
         d
@@ -424,3 +431,33 @@ def test_children_are_the_tasks_it_sent(celery_app: Celery) -> None:
     assert [child.get(timeout=5) for child in result.children or []] == [1, 2]
     child = celery_app.AsyncResult(sent[0])
     assert child.get(timeout=5) == 1
+
+
+def test_unknown_task_fails_with_celerys_not_registered(celery_app: Celery) -> None:
+    result = celery_app.send_task("proj.not_deployed", args=(1,))
+    drain(celery_app)
+    assert result.state == states.FAILURE
+    with pytest.raises(NotRegistered) as info:
+        result.get(timeout=5)
+    assert str(info.value) == "'proj.not_deployed'"  # as Celery prints it: a KeyError
+    assert str(NotRegistered("no task here, see the docs")) == "no task here, see the docs"
+
+
+def test_retry_keeps_its_new_arguments_across_processes() -> None:
+    retry = Retry(exc=KeyError("gone"), when=0.5, args=(70,), kwargs={"unit": "cm"})
+    again = pickle.loads(pickle.dumps(retry))
+    assert (again.retry_args, again.retry_kwargs, again.delay) == ((70,), {"unit": "cm"}, 0.5)
+    assert isinstance(again.exc, KeyError) and str(again) == str(retry)
+
+
+@pytest.mark.slow
+def test_retry_with_new_arguments_in_the_process_pool(celery_app: Celery) -> None:
+    @celery_app.task(bind=True, max_retries=2)
+    def scaled(self: Task, value: int) -> int:
+        if self.request.retries == 0:
+            raise self.retry(args=(value * 10,), countdown=0)
+        return value
+
+    result = scaled.delay(7)
+    drain(celery_app, pool="prefork", concurrency=1)
+    assert result.get(timeout=5) == 70

@@ -46,13 +46,14 @@ class Reply:
     """What the child sends back. On success ``value`` holds the pickled return value;
     on failure ``info`` describes the exception and ``error`` holds it pickled, when it
     could be. ``rss`` is the child's peak resident memory (KiB); ``leaving`` says the
-    child exits after this reply."""
+    child exits after this reply; ``children`` are the ids of the tasks the call sent."""
 
     value: bytes = b""
     info: ExceptionInfo | None = None
     error: bytes | None = None
     rss: int = 0
     leaving: bool = False
+    children: tuple[str, ...] = ()
 
 
 # The call being run, while the soft time limit may interrupt it (None between calls).
@@ -133,7 +134,8 @@ def _execute(functions: Mapping[str, Callable[..., Any]], data: bytes) -> Reply:
     try:
         call: Call = pickle.loads(data)
         fn = _lookup(functions, call.name)
-        token = _current.set(TaskContext(call.message, call.worker)) if call.message else None
+        ctx = TaskContext(call.message, call.worker) if call.message else None
+        token = _current.set(ctx) if ctx is not None else None
         _running = call
         try:
             value = fn(*call.args, **call.kwargs)
@@ -143,7 +145,8 @@ def _execute(functions: Mapping[str, Callable[..., Any]], data: bytes) -> Reply:
                 _current.reset(token)
     except Exception as exc:
         return _failure(_without_our_frames(exc))
-    return _success(call.name, value)
+    reply = _success(call.name, value)
+    return replace(reply, children=tuple(ctx.children)) if ctx and ctx.children else reply
 
 
 def _lookup(functions: Mapping[str, Callable[..., Any]], name: str) -> Callable[..., Any]:

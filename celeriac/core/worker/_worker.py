@@ -22,7 +22,7 @@ import signal
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -141,6 +141,13 @@ class Worker:
         self._runners_scope: anyio.CancelScope | None = None
 
     # -- control ------------------------------------------------------------------------
+
+    def renew_pool(self) -> None:
+        """Fork the process pool's children again before their next task, so they see
+        tasks registered (or modules reloaded) since they started; threads need not."""
+        runner = self._runner
+        if runner is not None and runner.pool is not None:
+            runner.pool.renew()
 
     def stop(self, *, now: bool = False) -> None:
         """Stop: running tasks get ``grace`` seconds, prefetched ones go back to their
@@ -381,9 +388,8 @@ class Worker:
             return
         from .pool import ProcessPool
 
-        functions = {name: t.fn for name, t in self.app.tasks.items() if not t.is_async}
         async with ProcessPool(
-            functions,
+            _SyncFunctions(self.app),
             self.sync_concurrency,
             max_tasks_per_child=self.max_tasks_per_child,
             max_memory_per_child=self.max_memory_per_child,
@@ -413,3 +419,23 @@ class Worker:
             self.prefetch,
             self.app.broker,
         )
+
+
+class _SyncFunctions(Mapping[str, Callable[..., Any]]):
+    """The app's plain-function tasks, read when asked: children forked later (renewed,
+    recycled) know the tasks registered since the pool started."""
+
+    def __init__(self, app: App) -> None:
+        self._tasks = app.tasks
+
+    def __getitem__(self, name: str) -> Callable[..., Any]:
+        task = self._tasks[name]
+        if task.is_async:
+            raise KeyError(name)
+        return task.fn
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, task in list(self._tasks.items()) if not task.is_async)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)

@@ -16,18 +16,32 @@ import anyio
 from ..broker import Broker, Completion, Delivery
 from ..errors import BrokerError
 from ..logs import worker_logger as logger
+from ..result import FAILURE
 from .backoff import Backoff
 
-__all__ = ["DeadItem", "Finisher", "NackItem"]
+__all__ = ["DeadItem", "Finisher", "NackItem", "StoredFailure"]
 
 MAX_BATCH = 500
 
 
 @dataclass(frozen=True)
+class StoredFailure:
+    """The result a dead letter leaves for its callers (a failure they can see)."""
+
+    task_id: str
+    data: bytes
+    ttl: float | None
+
+
+@dataclass(frozen=True)
 class DeadItem:
+    """A message for the dead letters; with ``failure``, its result is stored first so
+    whoever waits on it sees why it did not run."""
+
     delivery: Delivery
     reason: str
     error: str
+    failure: StoredFailure | None = None
 
 
 @dataclass(frozen=True)
@@ -97,5 +111,8 @@ class Finisher:
         while pending:
             item = pending[0]
             assert isinstance(item, DeadItem)
+            if item.failure is not None:  # stored again if the dead letter fails: harmless
+                failure = item.failure
+                await self._broker.store_result(failure.task_id, FAILURE, failure.data, failure.ttl)
             await self._broker.dead_letter(item.delivery, item.reason, item.error)
             pending.pop(0)

@@ -17,7 +17,7 @@ from ..message import TaskMessage
 from ..result import FAILURE, RETRY, SUCCESS, ExceptionInfo, ResultRecord, revoked_record
 from ..task import Task
 from .events import EventPublisher
-from .finish import DeadItem, NackItem
+from .finish import DeadItem, NackItem, StoredFailure
 from .observe import Observer, observing
 
 __all__ = ["Job", "Outcomes"]
@@ -140,12 +140,26 @@ class Outcomes:
 
     def rejected(self, job: Job, reject: Reject) -> DeadItem | NackItem:
         """The task raised Reject: its message goes back to the queue (``requeue``) or
-        to the queue's dead letters."""
+        to the queue's dead letters, its result a failure with the Reject (as Celery
+        records it: a caller waiting on it learns it will not run)."""
         m = job.message
         logger.warning("Task %s[%s] %r", m.name, m.id, reject)
         if reject.requeue:
             return NackItem(job.delivery)
-        return DeadItem(job.delivery, "rejected", repr(reject))
+        self.counters.failed += 1
+        info = ExceptionInfo.from_exception(reject)
+        return DeadItem(job.delivery, "rejected", repr(reject), self.failure(job.message, info))
+
+    def failure(self, message: TaskMessage, info: ExceptionInfo) -> StoredFailure | None:
+        """The failure result of a message that goes to the dead letters (None when its
+        result is ignored)."""
+        if message.ignore_result:
+            return None
+        record = ResultRecord(
+            message.id, FAILURE, name=message.name, retries=message.retries,
+            worker=self.worker, exc=info,
+        )  # fmt: skip
+        return StoredFailure(message.id, record.encode(self.app.codec), self.app.result_ttl)
 
     def expired(self, job: Job) -> Completion:
         self.counters.expired += 1

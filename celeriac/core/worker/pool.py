@@ -36,6 +36,7 @@ from typing import Any
 
 import anyio
 
+from ..context import _current
 from ..errors import (
     ConfigurationError,
     EncodeError,
@@ -59,7 +60,7 @@ _STOP_GRACE = 2.0
 class _Child:
     """One child process and the parent's end of its pipe."""
 
-    def __init__(self, process: BaseProcess, conn: Connection) -> None:
+    def __init__(self, process: BaseProcess, conn: Connection, generation: int = 0) -> None:
         pid = process.pid
         if pid is None:
             raise AssertionError("the child process was not started")
@@ -67,6 +68,7 @@ class _Child:
         self.process = process
         self.conn = conn
         self.leaving = False  # it exits, or was killed: replace it before its next call
+        self.generation = generation  # the pool's, when it forked (see ProcessPool.renew)
 
     def alive(self) -> bool:
         return self.process.exitcode is None
@@ -98,14 +100,15 @@ class _Child:
         self.signal(signal.SIGKILL)
 
     async def reap(self, grace: float = _STOP_GRACE) -> int | None:
-        """Wait for the child to end (SIGKILL after ``grace`` seconds), collect it and
-        close its pipe. Returns its exit code, negative for a signal."""
+        """Close its pipe (an idle child then ends), wait for the child to end (SIGKILL
+        after ``grace`` seconds) and collect it. Returns its exit code, negative for a
+        signal."""
+        self.conn.close()
         with anyio.move_on_after(grace):
             await anyio.wait_readable(self.process.sentinel)
         self.signal(signal.SIGKILL)
         self.process.join()  # it has ended, or was just sent SIGKILL: a moment at most
         code = self.process.exitcode
-        self.conn.close()
         self.process.close()
         return code
 
@@ -144,6 +147,7 @@ class ProcessPool:
         self._idle: list[int] = []  # seats not lent to a call
         self._room: anyio.Semaphore | None = None  # set while the pool is open
         self._started = 0  # children forked so far; they are named after it
+        self._generation = 0  # bumped by renew(): older children are replaced
 
     async def __aenter__(self) -> ProcessPool:
         if self._room is not None:
@@ -190,7 +194,16 @@ class ProcessPool:
             if data is None:
                 raise await self._lost(seat, child, name)
             reply = self._read(child, name, data)
+        if reply.children:  # the tasks it sent are the running task's children
+            running = _current.get(None)
+            if running is not None:
+                running.children.extend(reply.children)
         return _outcome(name, reply)
+
+    def renew(self) -> None:
+        """Replace every child before its next call, forked from the worker as it is now
+        (so they know the tasks registered since); a child in a call finishes it first."""
+        self._generation += 1
 
     # -- seats and children -------------------------------------------------------------
 
@@ -212,8 +225,9 @@ class ProcessPool:
     async def _ready(self, seat: int) -> _Child:
         """The seat's child, replaced first when it is gone or due to go."""
         child = self._children[seat]
-        if child is not None and (child.leaving or not child.alive()):
-            expected = child.leaving
+        renewed = child is not None and child.generation != self._generation
+        if child is not None and (child.leaving or renewed or not child.alive()):
+            expected = child.leaving or renewed
             code = await child.reap()
             if not expected:
                 logger.warning(
@@ -251,7 +265,7 @@ class ProcessPool:
             )
             process.start()
         child_end.close()
-        return _Child(process, parent_end)
+        return _Child(process, parent_end, self._generation)
 
     async def _stop(self) -> None:
         """SIGTERM every child, then collect them (SIGKILL for the slow); shielded, so

@@ -26,9 +26,9 @@ from ..errors import BrokerError, DecodeError, Ignore, NotRegistered, Reject, Re
 from ..liveness import Counters
 from ..logs import worker_logger as logger
 from ..message import TaskMessage
-from ..result import STARTED, ResultRecord
+from ..result import STARTED, ExceptionInfo, ResultRecord
 from .events import EventPublisher
-from .finish import DeadItem, Finisher, Item, NackItem
+from .finish import DeadItem, Finisher, Item, NackItem, StoredFailure
 from .holdings import Holdings
 from .limits import run_limited
 from .observe import Observer, observing
@@ -54,6 +54,8 @@ class SyncPool(Protocol):
         message: TaskMessage | None = None,
         worker: str = "",
     ) -> Any: ...
+
+    def renew(self) -> None: ...
 
 
 def _from_task_frame(exc: E, fn: Callable[..., Any]) -> E:
@@ -131,7 +133,10 @@ class Runner:
                 delivery.queue,
             )
             observing(self.observer.unknown, message, exc)
-            return self._dead(delivery, "unregistered", str(exc), logged=True)
+            # its caller sees NotRegistered (as under Celery); the message is kept
+            info = ExceptionInfo.from_exception(NotRegistered(message.name), with_traceback=False)
+            failure = self.outcomes.failure(message, info)
+            return self._dead(delivery, "unregistered", str(exc), logged=True, failure=failure)
         self.counters.received += 1
         self._log_received(delivery, message)
         if self.events is not None:
@@ -152,7 +157,12 @@ class Runner:
             logger.info("Task %s[%s] received", message.name, message.id)
 
     def _dead(
-        self, delivery: Delivery, reason: str, error: str, logged: bool = False
+        self,
+        delivery: Delivery,
+        reason: str,
+        error: str,
+        logged: bool = False,
+        failure: StoredFailure | None = None,
     ) -> Job | None:
         if not logged:
             logger.error(
@@ -163,7 +173,7 @@ class Runner:
                 error,
             )
         self.counters.dead_lettered += 1
-        self.finisher.submit(DeadItem(delivery, reason, error))
+        self.finisher.submit(DeadItem(delivery, reason, error, failure))
         return None
 
     # -- running ------------------------------------------------------------------------

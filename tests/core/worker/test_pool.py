@@ -419,3 +419,27 @@ async def test_leaving_while_a_call_is_cancelled_leaves_no_child() -> None:
                 await anyio.sleep(0.1)
                 tg.cancel_scope.cancel()
     assert collected(child)
+
+
+async def test_renew_forks_children_that_see_functions_added_since() -> None:
+    functions = dict(FUNCTIONS)
+    with anyio.fail_after(LIMIT):
+        async with ProcessPool(functions, 2) as pool, anyio.create_task_group() as tg:
+            first = await pool.run("pid", (), {})
+            functions["added_later"] = add
+            with pytest.raises(NotRegistered, match="added_later"):
+                await pool.run("added_later", (1, 2), {})
+            busy: list[str] = []
+
+            async def long_call() -> None:
+                busy.append(await pool.run("sleepy", (0.5,), {}))
+
+            tg.start_soon(long_call)
+            await anyio.sleep(0.1)
+            pool.renew()  # the busy child finishes its call first
+            started = time.monotonic()
+            assert await pool.run("added_later", (1, 2), {}) == 3
+            assert time.monotonic() - started < 1.5  # an idle child ends at once, no grace
+            assert await pool.run("pid", (), {}) != first
+    assert busy == ["woke"]
+    assert collected(first)
