@@ -21,15 +21,17 @@ from celeriac.utils.log import get_task_logger
 
 app = Celery("cliproj", broker={url!r}, backend={url!r}, celeriac_key_prefix={prefix!r})
 logger = get_task_logger(__name__)
+HEARD = {heard!r}
+SIGNALS = (signals.worker_init, signals.worker_ready, signals.worker_shutting_down,
+           signals.worker_shutdown, signals.worker_process_init)
 
 
 def note(signal=None, sender=None, **kw):
-    with open("signals.log", "a") as out:
+    with open(HEARD, "a") as out:
         print(signal.name, kw.get("how", ""), file=out)
 
 
-for sig in (signals.worker_init, signals.worker_ready, signals.worker_shutting_down,
-            signals.worker_shutdown, signals.worker_process_init):
+for sig in SIGNALS:
     sig.connect(note, weak=False)
 
 
@@ -55,7 +57,9 @@ def test_bad_loglevel_is_a_usage_error(tmp_path: Path) -> None:
 def test_worker_process_runs_tasks_and_stops_warm(
     tmp_path: Path, redis_url: str, prefix: str
 ) -> None:
-    (tmp_path / "cliproj.py").write_text(PROJECT.format(url=redis_url, prefix=prefix))
+    heard_at = str(tmp_path / "signals.log")
+    project = PROJECT.format(url=redis_url, prefix=prefix, heard=heard_at)
+    (tmp_path / "cliproj.py").write_text(project)
     log = tmp_path / "worker.log"
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     command = [sys.executable, "-m", "celeriac", "-A", "cliproj", "worker", "-l", "INFO"]
@@ -70,7 +74,9 @@ def test_worker_process_runs_tasks_and_stops_warm(
         assert proc.wait(timeout=30) == 0
     finally:
         sys.path.remove(str(tmp_path))
-        sys.modules.pop("cliproj", None)
+        loaded = sys.modules.pop("cliproj", None)
+        for sig in getattr(loaded, "SIGNALS", ()):  # this process heard them too: stop that
+            sig.disconnect(loaded.note)
         if proc.poll() is None:
             proc.kill()
             proc.wait()

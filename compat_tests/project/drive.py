@@ -1,0 +1,572 @@
+"""The caller's side: each scenario calls the project's tasks and returns what a user
+sees (states, values, exception types and messages, ordering, time windows), in JSON.
+
+Run as ``python drive.py [NAME ...]`` beside a running worker; it prints one JSON object
+mapping each scenario's name to its observations (or to the error that stopped it).
+"""
+
+import datetime as dt
+import itertools
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import traceback
+
+from celery import signals
+from celery.exceptions import (
+    MaxRetriesExceededError,
+    TaskRevokedError,
+    TimeLimitExceeded,
+)
+from celery.exceptions import TimeoutError as ResultTimeout
+from celery.result import AsyncResult
+from proj import tasks
+from proj.celery import app
+from proj.errors import PaymentDeclined
+from proj.notes import read
+
+SCENARIOS = {}
+
+
+def scenario(function):
+    SCENARIOS[function.__name__] = function
+    return function
+
+
+def wait_for(predicate, timeout=10.0, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
+
+
+def raised(call, expected=None):
+    """The type name and message of what ``call`` raises (None if it returns); with
+    ``expected``, also whether the caller's ``except expected`` catches it."""
+    try:
+        call()
+    except Exception as exc:
+        seen = {"type": type(exc).__name__, "text": str(exc)}
+        if expected is not None:
+            seen["caught"] = isinstance(exc, expected)
+            seen["args"] = [repr(arg) for arg in exc.args]
+        return seen
+    return None
+
+
+def within(elapsed, low, high):
+    return low <= elapsed < high or f"{elapsed:.2f}s outside [{low}, {high})"
+
+
+@scenario
+def delay_and_get():
+    result = tasks.add.delay(2, 3)
+    value = result.get(timeout=10)
+    return {
+        "value": value,
+        "wait": result.wait(timeout=10),
+        "state": result.state,
+        "status": result.status,
+        "ready": result.ready(),
+        "successful": result.successful(),
+        "failed": result.failed(),
+        "result": result.result,
+        "info": result.info,
+        "repr": repr(result).replace(result.id, "ID"),
+        "id_is_str": isinstance(result.id, str),
+    }
+
+
+@scenario
+def apply_async_options():
+    chosen = app.AsyncResult("chosen-id-0001")
+    result = tasks.add.apply_async(args=(1,), kwargs={"y": 4}, task_id=chosen.id)
+    return {"value": result.get(timeout=10), "same_id": result.id == chosen.id}
+
+
+@scenario
+def shared_task_and_names():
+    return {
+        "shared": tasks.mul.delay(6, 7).get(timeout=10),
+        "names": [tasks.add.name, tasks.mul.name, tasks.named.name],
+        "custom_name": tasks.named.delay().get(timeout=10),
+    }
+
+
+@scenario
+def send_task_by_name():
+    result = app.send_task("proj.tasks.add", args=(10, 5))
+    return {"value": result.get(timeout=10), "name": result.name}
+
+
+@scenario
+def request_fields():
+    result = tasks.whoami.apply_async((1, 2), {"k": "v"}, headers={"x_tenant": "acme"})
+    return result.get(timeout=10)
+
+
+@scenario
+def result_extended_fields():
+    result = tasks.add.delay(3, 4)
+    result.get(timeout=10)
+    done = result.date_done
+    return {
+        "name": result.name,
+        "args": list(result.args),
+        "kwargs": result.kwargs,
+        "queue": result.queue,
+        "retries": result.retries,
+        "date_done_type": type(done).__name__,
+        "date_done_aware": getattr(done, "tzinfo", None) is not None,
+        "date_done_recent": isinstance(done, dt.datetime)
+        and abs((dt.datetime.now(dt.timezone.utc) - done).total_seconds()) < 60,
+    }
+
+
+@scenario
+def failure_propagates():
+    result = tasks.fail.delay("boom")
+    error = raised(lambda: result.get(timeout=10))
+    quiet = result.get(timeout=10, propagate=False)
+    return {
+        "raised": error,
+        "state": result.state,
+        "failed": result.failed(),
+        "successful": result.successful(),
+        "ready": result.ready(),
+        "result": {"type": type(quiet).__name__, "text": str(quiet), "args": list(quiet.args)},
+        "traceback_names_error": "ValueError: boom" in (result.traceback or ""),
+    }
+
+
+@scenario
+def custom_exception():
+    result = tasks.declined.delay(42)
+    return raised(lambda: result.get(timeout=10), PaymentDeclined)
+
+
+@scenario
+def retry_then_succeed():
+    result = tasks.flaky.delay(2)
+    value = result.get(timeout=15)
+    return {"value": value, "state": result.state, "retries": result.retries}
+
+
+@scenario
+def max_retries_exceeded():
+    result = tasks.always_retry.delay()
+    error = raised(lambda: result.get(timeout=15), MaxRetriesExceededError)
+    return {"raised": error, "state": result.state}
+
+
+@scenario
+def retry_with_exc():
+    result = tasks.retry_with_exc.delay()
+    return {"raised": raised(lambda: result.get(timeout=15)), "state": result.state}
+
+
+@scenario
+def retry_with_new_args():
+    return {"value": tasks.retry_new_args.delay(7).get(timeout=15)}
+
+
+@scenario
+def autoretry_backoff():
+    result = tasks.backoff.delay()
+    started = time.monotonic()
+    error = raised(lambda: result.get(timeout=20))
+    elapsed = time.monotonic() - started
+    attempts = read(f"attempts:{result.id}")
+    gaps = [round(b - a) for a, b in itertools.pairwise(attempts)]
+    return {
+        "raised": error,
+        "state": result.state,
+        "attempts": len(attempts),
+        "gaps_rounded": gaps,
+        "elapsed": within(elapsed, 2.8, 6.0),
+    }
+
+
+@scenario
+def countdown_window():
+    started = time.monotonic()
+    result = tasks.add.apply_async((1, 1), countdown=1.5)
+    early = result.state
+    result.get(timeout=10)
+    return {"state_before": early, "elapsed": within(time.monotonic() - started, 1.4, 3.5)}
+
+
+@scenario
+def eta_aware_window():
+    started = time.monotonic()
+    eta = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=1.5)
+    tasks.add.apply_async((1, 1), eta=eta).get(timeout=10)
+    return {"elapsed": within(time.monotonic() - started, 1.4, 3.5)}
+
+
+@scenario
+def eta_naive_is_utc():
+    started = time.monotonic()
+    eta = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) + dt.timedelta(seconds=1.5)
+    tasks.add.apply_async((1, 1), eta=eta).get(timeout=10)
+    return {"elapsed": within(time.monotonic() - started, 1.4, 3.5)}
+
+
+@scenario
+def expires_before_run():
+    result = tasks.add.apply_async((1, 1), countdown=1.5, expires=0.5)
+    error = raised(lambda: result.get(timeout=10))
+    return {
+        "raised_type": error and error["type"],
+        "state": result.state,
+        "signals": read(f"signals:{result.id}"),
+    }
+
+
+@scenario
+def expired_datetime():
+    past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=30)
+    result = tasks.add.apply_async((1, 1), expires=past)
+    error = raised(lambda: result.get(timeout=10))
+    return {"raised_type": error and error["type"], "state": result.state}
+
+
+@scenario
+def revoke_before_run():
+    result = tasks.sleepy.apply_async((0,), countdown=1.5)
+    time.sleep(0.3)
+    result.revoke()
+    caught = raised(lambda: result.get(timeout=10), TaskRevokedError)
+    by_control = tasks.sleepy.apply_async((0,), countdown=1.5)
+    time.sleep(0.3)
+    app.control.revoke(by_control.id)
+    error = raised(lambda: by_control.get(timeout=10))
+    return {
+        "caught": caught,
+        "state": result.state,
+        "by_control": {"raised_type": error and error["type"], "state": by_control.state},
+    }
+
+
+@scenario
+def revoke_terminate():
+    result = tasks.sleepy.delay(5)
+    wait_for(lambda: "task_prerun:proj.tasks.sleepy:[5]" in read(f"signals:{result.id}"))
+    started = time.monotonic()
+    result.revoke(terminate=True)
+    error = raised(lambda: result.get(timeout=10))
+    killed = tasks.sleepy.delay(6)
+    wait_for(lambda: "task_prerun:proj.tasks.sleepy:[6]" in read(f"signals:{killed.id}"))
+    killed.revoke(terminate=True, signal="SIGKILL")
+    by_kill = raised(lambda: killed.get(timeout=10))
+    return {
+        "raised_type": error and error["type"],
+        "state": result.state,
+        "quick": within(time.monotonic() - started, 0.0, 3.0),
+        "sigkill": {"raised_type": by_kill and by_kill["type"], "state": killed.state},
+    }
+
+
+@scenario
+def get_timeout():
+    result = tasks.sleepy.delay(2)
+    caught = raised(lambda: result.get(timeout=0.3), ResultTimeout)
+    return {"caught": caught, "then": result.get(timeout=10)}
+
+
+@scenario
+def unknown_id():
+    result = AsyncResult("no-such-task-id", app=app)
+    return {"state": result.state, "ready": result.ready(), "result": result.result}
+
+
+@scenario
+def forget():
+    result = tasks.add.delay(1, 1)
+    result.get(timeout=10)
+    result.forget()
+    fresh = app.AsyncResult(result.id)
+    return {"state": fresh.state, "result": fresh.result}
+
+
+@scenario
+def update_state_progress():
+    result = tasks.progress.delay()
+    seen = wait_for(lambda: result.state == "PROGRESS" and result.info, timeout=5)
+    during = {"state": result.state, "info": seen}
+    return {"during": during, "value": result.get(timeout=10), "after": result.state}
+
+
+@scenario
+def track_started():
+    result = tasks.tracked.delay(1)
+    started = wait_for(lambda: result.state == "STARTED", timeout=5)
+    return {"saw_started": bool(started), "value": result.get(timeout=10)}
+
+
+@scenario
+def ignore_leaves_pending():
+    result = tasks.ignored.delay()
+    time.sleep(1)
+    return {"state": result.state, "ready": result.ready()}
+
+
+@scenario
+def reject_is_a_failure():
+    result = tasks.rejected.delay()
+    error = raised(lambda: result.get(timeout=10))
+    return {"raised": error, "state": result.state, "ready": result.ready()}
+
+
+@scenario
+def ignore_result_option():
+    tasks.fire_and_forget.delay("faf")
+    wait_for(lambda: read("faf"))
+    quiet = tasks.add.apply_async((1, 1), ignore_result=True)
+    time.sleep(0.5)
+    return {"ran": read("faf"), "state": quiet.state}
+
+
+@scenario
+def soft_time_limit():
+    return {"value": tasks.soft_limited.delay().get(timeout=10)}
+
+
+@scenario
+def hard_time_limit():
+    result = tasks.hard_limited.delay()
+    caught = raised(lambda: result.get(timeout=15), TimeLimitExceeded)
+    return {"caught": caught, "state": result.state}
+
+
+@scenario
+def routing():
+    return {
+        "explicit_queue": tasks.whoami.apply_async(queue="other").get(timeout=10)["routing_key"],
+        "task_routes": tasks.routed.delay().get(timeout=10),
+        "glob_route": tasks.glob_routed.delay().get(timeout=10),
+        "default": tasks.whoami.delay().get(timeout=10)["routing_key"],
+    }
+
+
+@scenario
+def link_callback():
+    result = tasks.add.apply_async((2, 2), link=tasks.record.s("linked"))
+    value = result.get(timeout=10)
+    return {"value": value, "callback_got": wait_for(lambda: read("linked"))}
+
+
+@scenario
+def link_error_callback():
+    result = tasks.fail.apply_async(("bad input",), link_error=tasks.on_error.s())
+    raised(lambda: result.get(timeout=10))
+    return {"errback_got": wait_for(lambda: read(f"errback:{result.id}"))}
+
+
+@scenario
+def children_recorded():
+    result = tasks.spawner.delay()
+    child_id = result.get(timeout=10)
+    children = result.children or []
+    return {
+        "children": [child.id == child_id for child in children],
+        "child_value": children[0].get(timeout=10) if children else None,
+    }
+
+
+@scenario
+def get_inside_task():
+    result = tasks.waits_inside.delay()
+    allowed = tasks.waits_allowed.delay()
+    return {
+        "raised": raised(lambda: result.get(timeout=10)),
+        "allowed": allowed.get(timeout=10),
+    }
+
+
+@scenario
+def retry_state_and_info():
+    result = tasks.slow_retry.delay()
+    seen = wait_for(lambda: result.state == "RETRY", timeout=5)
+    info = result.info
+    return {
+        "saw_retry": bool(seen),
+        "info": {"type": type(info).__name__, "text": str(info)},
+        "value": result.get(timeout=10),
+    }
+
+
+@scenario
+def call_time_limits():
+    hard = tasks.sleepy.apply_async((3,), time_limit=1)
+    soft = tasks.soft_limited.apply_async(soft_time_limit=0.5)
+    return {
+        "hard": raised(lambda: hard.get(timeout=10)),
+        "hard_state": hard.state,
+        "soft": soft.get(timeout=10),
+    }
+
+
+@scenario
+def expires_in_the_future():
+    return {"value": tasks.add.apply_async((2, 2), expires=30).get(timeout=10)}
+
+
+@scenario
+def signature_calls():
+    return {
+        "s_delay": tasks.add.s(2, 3).delay().get(timeout=10),
+        "partial": tasks.add.s(2).delay(5).get(timeout=10),
+        "apply_async": tasks.add.s(1, 1).apply_async(countdown=0.1).get(timeout=10),
+        "si": tasks.add.si(4, 4).delay().get(timeout=10),
+    }
+
+
+@scenario
+def shadow_name():
+    result = tasks.whoami.apply_async(shadow="friendly.whoami")
+    fields = result.get(timeout=10)
+    return {"task": fields["task"], "shadow": fields["shadow"], "result_name": result.name}
+
+
+@scenario
+def priority_order():
+    """Messages waiting on a queue run in Celery's Redis order: 0 first, 9 last."""
+    for priority in (9, 0, 6, 3, 0, 9, 5):
+        tasks.record.apply_async((priority, "prio"), queue="prio", priority=priority)
+    argv = [os.environ["COMPAT_PROGRAM"], "-A", "proj", "worker", "-Q", "prio", "-c", "1"]
+    argv += ["-P", "solo", "-n", "prio@%h", "--prefetch-multiplier", "1", "-l", "WARNING"]
+    argv += ["--logfile", os.environ["COMPAT_WORKER_LOG"] + ".prio"]
+    worker = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        order = wait_for(lambda: len(read("prio")) == 7 and read("prio"), timeout=30)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
+    return {"order": order}
+
+
+@scenario
+def rate_limit():
+    started = time.monotonic()
+    for _ in range(4):
+        tasks.limited.delay("limited")
+    wait_for(lambda: len(read("limited")) == 4, timeout=10)
+    return {"ran": len(read("limited")), "elapsed": within(time.monotonic() - started, 1.2, 5.0)}
+
+
+@scenario
+def task_signals_success():
+    result = tasks.add.delay(5, 6)
+    result.get(timeout=10)
+    return wait_for(lambda: _settled(f"signals:{result.id}", 4))
+
+
+@scenario
+def task_signals_failure():
+    result = tasks.fail.delay("signal boom")
+    raised(lambda: result.get(timeout=10))
+    return wait_for(lambda: _settled(f"signals:{result.id}", 4))
+
+
+@scenario
+def task_signals_retry():
+    result = tasks.flaky.delay(1)
+    result.get(timeout=10)
+    return wait_for(lambda: _settled(f"signals:{result.id}", 8))
+
+
+def _settled(key, count):
+    """The signals heard for a task once ``count`` have come: ``task_received`` (sent in
+    the worker's main process, racing the child's) counted, the others in order."""
+    notes = read(key)
+    if len(notes) < count:
+        return None
+    received = notes.count("task_received")
+    return {"received": received, "in_order": [n for n in notes if n != "task_received"]}
+
+
+@scenario
+def task_unknown():
+    result = app.send_task("proj.tasks.not_there", args=(1,))
+    heard = wait_for(lambda: read(f"unknown:{result.id}"), timeout=5)
+    error = raised(lambda: result.get(timeout=10))
+    return {"heard": heard, "raised": error, "state": result.state}
+
+
+@scenario
+def base_class_hooks():
+    good = tasks.audited.delay(False)
+    good.get(timeout=10)
+    bad = tasks.audited.delay(True)
+    raised(lambda: bad.get(timeout=10))
+    return {
+        "success": wait_for(
+            lambda: len(read(f"hooks:{good.id}")) >= 5 and read(f"hooks:{good.id}")
+        ),
+        "failure": wait_for(lambda: len(read(f"hooks:{bad.id}")) >= 5 and read(f"hooks:{bad.id}")),
+    }
+
+
+@scenario
+def publish_signals():
+    heard = []
+
+    def before(sender=None, body=None, exchange=None, routing_key=None, headers=None, **kw):
+        heard.append(["before", sender, routing_key, headers["task"], list(body[0])])
+
+    def after(sender=None, body=None, exchange=None, routing_key=None, **kw):
+        heard.append(["after", sender, routing_key])
+
+    signals.before_task_publish.connect(before)
+    signals.after_task_publish.connect(after)
+    try:
+        tasks.add.delay(8, 9).get(timeout=10)
+    finally:
+        signals.before_task_publish.disconnect(before)
+        signals.after_task_publish.disconnect(after)
+    return heard
+
+
+@scenario
+def task_logger_line():
+    result = tasks.logs.delay("hello")
+    result.get(timeout=10)
+    path = os.environ["COMPAT_WORKER_LOG"]
+
+    def lines():
+        with open(path) as log:
+            return [line for line in log if result.id in line]
+
+    found = wait_for(lambda: len(lines()) >= 3, timeout=5) and lines()
+    wanted = {
+        "received": f"Task proj.tasks.logs[{result.id}] received",
+        "logged": f"proj.tasks.logs[{result.id}]: said hello",
+        "succeeded": f"Task proj.tasks.logs[{result.id}] succeeded in",
+    }
+    return {key: any(text in line for line in found) for key, text in wanted.items()}
+
+
+def main(names):
+    chosen = names or list(SCENARIOS)
+    seen = {}
+    for name in chosen:
+        started = time.monotonic()
+        try:
+            seen[name] = SCENARIOS[name]()
+        except Exception:
+            seen[name] = {"scenario_error": traceback.format_exc()}
+        print(f"{name}: {time.monotonic() - started:.1f}s", file=sys.stderr, flush=True)
+    # task ids differ between runs: a message naming one shows it as <id>
+    text = json.dumps(seen, sort_keys=True, default=repr)
+    print(re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<id>", text))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

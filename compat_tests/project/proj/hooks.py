@@ -1,0 +1,62 @@
+"""Signal receivers, as a project connects them, leaving notes the checks read back."""
+
+from celery.signals import (
+    task_failure,
+    task_postrun,
+    task_prerun,
+    task_received,
+    task_retry,
+    task_revoked,
+    task_success,
+    task_unknown,
+)
+
+from proj.notes import note
+
+WATCHED = {"proj.tasks.add", "proj.tasks.fail", "proj.tasks.flaky", "proj.tasks.sleepy"}
+
+
+@task_received.connect
+def received(sender=None, request=None, **kwargs):
+    if request.name in WATCHED:
+        note(f"signals:{request.id}", "task_received")
+
+
+@task_prerun.connect
+def prerun(sender=None, task_id=None, task=None, args=None, kwargs=None, **extra):
+    if task.name in WATCHED:
+        note(f"signals:{task_id}", f"task_prerun:{sender.name}:{list(args)}")
+
+
+@task_postrun.connect
+def postrun(sender=None, task_id=None, task=None, retval=None, state=None, **extra):
+    if task.name in WATCHED:
+        note(f"signals:{task_id}", f"task_postrun:{state}")
+
+
+@task_success.connect
+def success(sender=None, result=None, **extra):
+    if sender.name in WATCHED:
+        note(f"signals:{sender.request.id}", f"task_success:{result}")
+
+
+@task_failure.connect
+def failure(sender=None, task_id=None, exception=None, args=None, **extra):
+    if sender.name in WATCHED:
+        note(f"signals:{task_id}", f"task_failure:{type(exception).__name__}:{exception}")
+
+
+@task_retry.connect
+def retry(sender=None, request=None, reason=None, **extra):
+    if sender.name in WATCHED:
+        note(f"signals:{request.id}", f"task_retry:{type(reason).__name__}")
+
+
+@task_revoked.connect
+def revoked(sender=None, request=None, terminated=None, expired=None, **extra):
+    note(f"signals:{request.id}", f"task_revoked:terminated={terminated}:expired={expired}")
+
+
+@task_unknown.connect
+def unknown(sender=None, name=None, id=None, **extra):
+    note(f"unknown:{id}", name)
