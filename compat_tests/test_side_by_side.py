@@ -20,6 +20,14 @@ INTENTIONAL: dict[str, dict[str, Any]] = {
         "caught.text": "hard time limit (1.0s) exceeded",
         "caught.args": ["'hard time limit (1.0s) exceeded'"],
     },
+    # Celery 5.7 calls the errback and sends task_failure twice for a hard time limit
+    # (from its timeout handler and again as the pool reports the job), then a
+    # task_postrun with state None; celeriac calls each once, and no task_postrun runs
+    # (the task's process was killed before it could finish)
+    "hard_time_limit_callbacks": {
+        "errback": [{"task": "proj.tasks.audited_slow", "type": "TimeLimitExceeded"}],
+        "signals": ["task_prerun:proj.tasks.audited_slow", "task_failure:TimeLimitExceeded"],
+    },
 }
 
 

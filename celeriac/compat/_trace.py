@@ -159,6 +159,20 @@ class Trace:
             einfo=einfo,
         )
 
+    def failed_outside(self, exc: BaseException) -> None:
+        """A failure the task's own code never saw (its hard time limit, a lost child),
+        handled in the worker as Celery's does: errbacks, ``on_failure``,
+        ``after_return``, then ``task_failure``."""
+        self.state, self.retval = st.FAILURE, exc
+        einfo = ExceptionInfo(exc)
+        self._errbacks(exc, einfo)
+        try:
+            self.task.on_failure(exc, self.id, self.args, self.kwargs, einfo)
+        except Exception:
+            logger.exception("Task %s[%s] on_failure handler raised", self.task.name, self.id)
+        self._after_return(einfo)
+        self._failure_signal(exc, einfo)
+
     def _after_return(self, einfo: ExceptionInfo | None) -> None:
         try:
             self.task.after_return(self.state, self.retval, self.id, self.args, self.kwargs, einfo)

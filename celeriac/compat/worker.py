@@ -23,6 +23,7 @@ from ..core.message import TaskMessage
 from ..core.runtime import run
 from ..core.worker import Observer
 from . import signals
+from ._trace import Trace
 from .exceptions import NotRegistered
 from .log import setup_worker_logging
 from .request import Request, from_message
@@ -148,6 +149,12 @@ class SignalObserver(Observer):
             sender=None, name=message.name, id=message.id, message=None,
             exc=NotRegistered(message.name),
         )  # fmt: skip
+
+    def failed_outside(self, message: TaskMessage, error: BaseException) -> None:
+        task = self.app.tasks.get(message.name)
+        if task is not None:
+            request = self._request(message)
+            Trace(task, request, tuple(message.args), dict(message.kwargs)).failed_outside(error)
 
     def stopping(self, signal_name: str, *, cold: bool) -> None:
         signals.worker_shutting_down.send(

@@ -346,6 +346,22 @@ def hard_time_limit():
 
 
 @scenario
+def hard_time_limit_callbacks():
+    """A task its hard time limit stops still gets its errback, hooks and signal."""
+    result = tasks.audited_slow.apply_async(link_error=tasks.on_error.s())
+    raised(lambda: result.get(timeout=15))
+    time.sleep(1)  # let every callback report (Celery 5.7 reports some twice)
+    hooks = read(f"hooks:{result.id}")
+    heard = _settled(f"signals:{result.id}", 0)
+    errback = read(f"errback:{result.id}")
+    return {
+        "hooks": [":".join(note.split(":")[:2]) for note in hooks or []],  # not the text
+        "signals": heard and [":".join(note.split(":")[:2]) for note in heard["in_order"]],
+        "errback": [{"task": e["task"], "type": e["type"]} for e in errback or []],
+    }
+
+
+@scenario
 def routing():
     return {
         "explicit_queue": tasks.whoami.apply_async(queue="other").get(timeout=10)["routing_key"],

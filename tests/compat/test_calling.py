@@ -14,7 +14,7 @@ from celeriac.compat._calling import core_priority
 from celeriac.compat.app import Celery
 from celeriac.compat.result import EagerResult
 from celeriac.compat.task import Task
-from celeriac.exceptions import OperationalError, TaskRevokedError
+from celeriac.exceptions import OperationalError, TaskRevokedError, TimeLimitExceeded
 from tests.compat.conftest import drain, make_app
 
 
@@ -154,6 +154,41 @@ def test_link_gets_the_result_and_link_error_the_request(celery_app: Celery) -> 
     assert ("linked", 5) in seen
     assert ("errback", bad.id, "ValueError", True) in seen
     assert ("old", bad.id) in seen
+
+
+@pytest.mark.slow
+def test_a_hard_time_limit_calls_errbacks_hooks_and_signal(celery_app: Celery) -> None:
+    seen: list[Any] = []
+
+    class Watched(Task):
+        def on_failure(self, exc: Any, task_id: str, *rest: Any) -> None:
+            seen.append(("on_failure", task_id, type(exc).__name__))
+
+    @celery_app.task(base=Watched, time_limit=0.5)
+    def stuck() -> None:
+        time.sleep(5)
+
+    @celery_app.task
+    def on_error(request: Any, exc: BaseException, traceback: str) -> None:
+        seen.append(("errback", request.id, type(exc).__name__))
+
+    def failure(sender: Any = None, task_id: Any = None, exception: Any = None, **kw: Any) -> None:
+        seen.append(("task_failure", task_id, type(exception).__name__))
+
+    signals.task_failure.connect(failure)
+    try:
+        result = stuck.apply_async(link_error=on_error.s())
+        drain(celery_app, pool="prefork", concurrency=1)
+    finally:
+        signals.task_failure.disconnect(failure)
+    with pytest.raises(TimeLimitExceeded):
+        result.get(timeout=5)
+    # in the worker's main process, once each, in Celery's order
+    assert seen == [
+        ("errback", result.id, "TimeLimitExceeded"),
+        ("on_failure", result.id, "TimeLimitExceeded"),
+        ("task_failure", result.id, "TimeLimitExceeded"),
+    ]
 
 
 def test_send_task_by_name(celery_app: Celery) -> None:

@@ -28,6 +28,10 @@ class Observer:
     def revoked(self, message: TaskMessage, *, terminated: bool, expired: bool) -> None:
         """A task was revoked (``terminated``: while running) or expired."""
 
+    def failed_outside(self, message: TaskMessage, error: BaseException) -> None:
+        """A task failed from outside its own code (its hard time limit stopped it, or
+        the process running it died): ``error`` is what its result holds."""
+
     def stopping(self, signal_name: str, *, cold: bool) -> None:
         """The worker got a stop signal (``SIGTERM``...): ``cold`` when it stops at once."""
 

@@ -10,7 +10,14 @@ from typing import Any
 
 from ..app import App
 from ..broker import Completion, Delivery, Outgoing
-from ..errors import DependencyFailed, MaxRetriesExceeded, Reject, Retry, TimeLimitExceeded
+from ..errors import (
+    DependencyFailed,
+    MaxRetriesExceeded,
+    Reject,
+    Retry,
+    TimeLimitExceeded,
+    WorkerLostError,
+)
 from ..liveness import Counters
 from ..logs import worker_logger as logger
 from ..message import TaskMessage
@@ -106,6 +113,8 @@ class Outcomes:
         info = ExceptionInfo.from_exception(exc)
         if self.events is not None:
             self.events.failed(m, exc, info.traceback)
+        if isinstance(exc, TimeLimitExceeded | WorkerLostError):
+            observing(self.observer.failed_outside, m, exc)
         return self._completion(job, self.record(job, FAILURE, exc=info))
 
     def retried(self, job: Job, retry: Retry) -> Completion:

@@ -13,7 +13,13 @@ from celery.signals import (
 
 from proj.notes import note
 
-WATCHED = {"proj.tasks.add", "proj.tasks.fail", "proj.tasks.flaky", "proj.tasks.sleepy"}
+WATCHED = {
+    "proj.tasks.add",
+    "proj.tasks.fail",
+    "proj.tasks.flaky",
+    "proj.tasks.sleepy",
+    "proj.tasks.audited_slow",
+}
 
 
 @task_received.connect

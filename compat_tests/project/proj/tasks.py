@@ -228,3 +228,9 @@ def audited(self, should_fail):
     if should_fail:
         raise ValueError("audited failure")
     return "ok"
+
+
+@app.task(base=Audited, bind=True, time_limit=1)
+def audited_slow(self):
+    time.sleep(4)
+    return "not interrupted"

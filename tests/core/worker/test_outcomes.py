@@ -178,6 +178,9 @@ class Heard(Observer):
     def revoked(self, message: TaskMessage, *, terminated: bool, expired: bool) -> None:
         self.heard.append(("revoked", (message.name, terminated, expired)))
 
+    def failed_outside(self, message: TaskMessage, error: BaseException) -> None:
+        self.heard.append(("failed_outside", (message.name, type(error).__name__)))
+
 
 class Broken(Observer):
     def received(self, message: TaskMessage) -> None:
@@ -233,3 +236,20 @@ async def test_rate_limit_spaces_the_starts_of_a_task(app: App) -> None:
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert len(starts) == 4 and all(gap >= 0.09 for gap in gaps), gaps
     assert max(others) - began < 0.25  # other tasks are not held back
+
+
+async def test_observer_hears_failures_the_task_did_not_see(app: App) -> None:
+    @app.task(name="slow", timeout=0.1)
+    async def slow() -> None:
+        await anyio.sleep(5)
+
+    @app.task(name="plain_failure")
+    async def plain_failure() -> None:
+        raise ValueError("seen by the task")
+
+    await slow.enqueue()
+    await plain_failure.enqueue()
+    observer = Heard()
+    await drain(app, observer=observer)
+    outside = [what for kind, what in observer.heard if kind == "failed_outside"]
+    assert outside == [("slow", "TimeLimitExceeded")]
