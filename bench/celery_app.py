@@ -3,25 +3,14 @@ database 0, Redis result backend in database 1, everything else Celery's default
 
 from __future__ import annotations
 
-import time
-
 from celery import Celery
 
-from bench.common import CELERY_QUEUE, CELERY_RESULT_DB, SLEEP_SECONDS, redis_url
+from bench.celery_tasks import register
+from bench.common import CELERY_QUEUE, CELERY_RESULT_DB, redis_url
 
 app = Celery("bench_celery", broker=redis_url(0), backend=redis_url(CELERY_RESULT_DB))
 app.conf.update(
     task_default_queue=CELERY_QUEUE,
     broker_connection_retry_on_startup=True,
 )
-
-
-@app.task(name="bench.noop")
-def noop(i: int) -> int:
-    return i
-
-
-@app.task(name="bench.sleep")
-def sleep(i: int) -> int:
-    time.sleep(SLEEP_SECONDS)  # cooperative under -P gevent (Celery monkey-patches)
-    return i
+noop, sleep = register(app)

@@ -71,9 +71,20 @@ def celeriac(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def celery(args: argparse.Namespace) -> dict[str, Any]:
-    from bench.celery_app import app, noop, sleep
+    from bench import celery_app
 
-    task = noop if args.kind == "noop" else sleep
+    return _celery_api(args, celery_app)
+
+
+def compat(args: argparse.Namespace) -> dict[str, Any]:
+    """The same calls through celeriac's Celery API (the project after the swap)."""
+    from bench import compat_app
+
+    return _celery_api(args, compat_app)
+
+
+def _celery_api(args: argparse.Namespace, module: Any) -> dict[str, Any]:
+    task = module.noop if args.kind == "noop" else module.sleep
 
     def one(i: int) -> None:
         task.delay(i)
@@ -88,7 +99,7 @@ def celery(args: argparse.Namespace) -> dict[str, Any]:
     try:
         return _sync_actions(args, one, many, round_trip)
     finally:
-        app.close()
+        module.app.close()
 
 
 def _sync_actions(
@@ -165,7 +176,7 @@ async def _streaq_round_trips(args: argparse.Namespace, task: Any) -> dict[str, 
     return {"samples_ms": samples, "recorded_p50_ms": recorded[len(recorded) // 2]}
 
 
-SYSTEMS = {"celeriac": celeriac, "celery": celery, "streaq": streaq}
+SYSTEMS = {"celeriac": celeriac, "compat": compat, "celery": celery, "streaq": streaq}
 
 
 def main() -> None:

@@ -138,6 +138,7 @@ class StreaqProbe(Probe):
 
 PROBES: dict[str, type[Probe]] = {
     "celeriac": CeleriacProbe,
+    "compat": CeleriacProbe,  # celeriac's Celery API keeps celeriac's keys
     "celery": CeleryProbe,
     "streaq": StreaqProbe,
 }

@@ -72,20 +72,37 @@ def _fmt(value: float | None, digits: int) -> str:
     return "" if value is None else f"{value:,.{digits}f}"
 
 
+def _row(rows: list[Row], scenario: str, key: str) -> Row | None:
+    return next((r for r in rows if r.scenario == scenario and r.variant.key == key), None)
+
+
 def _ratio(row: Row, rows: list[Row]) -> str:
-    ref = next(
-        (r for r in rows if r.scenario == row.scenario and r.variant.key == row.variant.ref),
-        None,
-    )
-    if ref is None or ref is row or row.error or ref.error:
+    """How many times better the row's reference (celeriac's own row) is than the row."""
+    ref = _row(rows, row.scenario, row.variant.ref)
+    if ref is None or ref is row:
         return ""
-    if row.scenario == "latency":
-        if not (ref.p50 and row.p50 and ref.p99 and row.p99):
+    return _times(ref, row)
+
+
+def _times(better: Row, than: Row) -> str:
+    """``better`` against ``than``: rates divided, latencies (p50, p99) the other way."""
+    if better.error or than.error:
+        return ""
+    if better.scenario == "latency":
+        if not (better.p50 and than.p50 and better.p99 and than.p99):
             return ""
-        return f"{row.p50 / ref.p50:.2f}{TIMES} (p99 {row.p99 / ref.p99:.2f}{TIMES})"
-    if not (ref.rate and row.rate):
+        return f"{than.p50 / better.p50:.2f}{TIMES} (p99 {than.p99 / better.p99:.2f}{TIMES})"
+    if not (better.rate and than.rate):
         return ""
-    return f"{ref.rate / row.rate:.2f}{TIMES}"
+    return f"{better.rate / than.rate:.2f}{TIMES}"
+
+
+def _versus(row: Row, rows: list[Row]) -> str:
+    """For a row that runs another row's project after the swap: its gain over that row
+    ("3.20x Celery prefork -c 2's", with the multiplication sign)."""
+    other = _row(rows, row.scenario, row.variant.vs) if row.variant.vs else None
+    gain = _times(row, other) if other is not None else ""
+    return f"{gain} {other.variant.label}'s" if other is not None and gain else ""
 
 
 def commands_table(rows: list[Row], settings: Settings) -> list[str]:
@@ -118,6 +135,7 @@ def table(rows: list[Row], settings: Settings) -> list[str]:
             continue
         notes = [row.variant.note.format(batch=settings.batch)] if row.variant.note else []
         notes += row.notes
+        notes.append(_versus(row, rows))
         if row.error:
             notes.insert(0, f"**{row.error}**")
         cells = [

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.common import CELERY_QUEUE, SLEEP_SECONDS
+from bench.common import CELERIAC_QUEUE, CELERY_QUEUE, SLEEP_SECONDS
 from bench.monitor import Monitor
 from bench.probes import PROBES, Probe
 from bench.procs import BenchError, Procs
@@ -37,12 +37,13 @@ POLL_INTERVAL = 0.005
 class Variant:
     key: str  # what --only matches
     label: str  # the table's "system" column
-    system: str  # celeriac | celery | streaq
+    system: str  # celeriac | compat (its Celery API) | celery | streaq
     pool: str = ""  # Celery's -P
     concurrency: int = 0  # worker concurrency (0: not applicable)
     action: str = "enqueue"  # client action for the enqueue scenario
     ref: str = "celeriac"  # the celeriac row this row is compared with
     note: str = ""
+    vs: str = ""  # compat rows: the Celery row whose project they run after the swap
 
 
 @dataclass
@@ -73,18 +74,24 @@ def worker_argv(v: Variant) -> list[str]:
         return ["-m", "bench.celeriac_worker", "--concurrency", str(v.concurrency)]
     if v.system == "streaq":
         return ["-m", "bench.streaq_worker", "--concurrency", str(v.concurrency)]
+    # Celery's command line; the compat rows run it after the swap (celery -> celeriac)
+    program, app, queue = (
+        ("celeriac", "bench.compat_app", CELERIAC_QUEUE)
+        if v.system == "compat"
+        else ("celery", "bench.celery_app", CELERY_QUEUE)
+    )
     return [
         "-m",
-        "celery",
+        program,
         "-A",
-        "bench.celery_app",
+        app,
         "worker",
         "-P",
         v.pool,
         "-c",
         str(v.concurrency),
         "-Q",
-        CELERY_QUEUE,
+        queue,
         "--loglevel",
         "WARNING",
         "--without-gossip",
@@ -281,6 +288,8 @@ def progress(message: str) -> None:
 
 
 CELERIAC_NOTE = "one worker process, async def task, uvloop"
+# the Celery rows' project and command after the import swap (Celery API, sync tasks)
+SWAPPED = "Celery's project and command after the import swap"
 
 ENQUEUE = [
     Variant("celeriac", "celeriac `task.enqueue_sync()`", "celeriac", action="enqueue"),
@@ -293,6 +302,9 @@ ENQUEUE = [
         note="batches of {batch}",
     ),
     Variant("celery", "Celery `task.delay()`", "celery", action="enqueue"),
+    Variant(
+        "compat", "celeriac `task.delay()`", "compat", action="enqueue", note=SWAPPED, vs="celery"
+    ),
     Variant(
         "streaq",
         "streaQ `await task.enqueue()`",
@@ -314,6 +326,24 @@ DRAIN = [
     Variant("celeriac", "celeriac -c 100", "celeriac", concurrency=100, note=CELERIAC_NOTE),
     Variant("celery-prefork", "Celery prefork -c 2", "celery", pool="prefork", concurrency=2),
     Variant("celery-threads", "Celery threads -c 8", "celery", pool="threads", concurrency=8),
+    Variant(
+        "compat-prefork",
+        "celeriac prefork -c 2",
+        "compat",
+        pool="prefork",
+        concurrency=2,
+        note=SWAPPED,
+        vs="celery-prefork",
+    ),
+    Variant(
+        "compat-threads",
+        "celeriac threads -c 8",
+        "compat",
+        pool="threads",
+        concurrency=8,
+        note=SWAPPED,
+        vs="celery-threads",
+    ),
     Variant("streaq", "streaQ -c 16", "streaq", concurrency=16, note="one process, uvloop"),
 ]
 
@@ -322,6 +352,15 @@ LATENCY = DRAIN
 SLEEP = [
     Variant("celeriac", "celeriac -c 500", "celeriac", concurrency=500, note=CELERIAC_NOTE),
     Variant("celery-threads", "Celery threads -c 100", "celery", pool="threads", concurrency=100),
+    Variant(
+        "compat-threads",
+        "celeriac threads -c 100",
+        "compat",
+        pool="threads",
+        concurrency=100,
+        note=SWAPPED,
+        vs="celery-threads",
+    ),
     Variant(
         "celery-gevent",
         "Celery gevent -c 500",
