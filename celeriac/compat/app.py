@@ -450,10 +450,16 @@ class Celery:
                 _import_related(package, related)
 
     def finalize(self, auto: bool = False) -> None:
-        """Import ``include``/``imports`` modules and autodiscovered task modules."""
-        if self._finalized:
-            return
+        """Mark the app finalized (Celery binds its pending tasks here; ours are bound
+        as they are defined). Task modules are imported by workers, as in Celery: see
+        :meth:`import_default_modules`."""
         self._finalized = True
+
+    def import_default_modules(self) -> None:
+        """Import the ``imports`` and ``include`` modules and the autodiscovered task
+        modules, as a worker does when it starts (Celery's loader does the same; a
+        client process imports only what its own code imports)."""
+        self.finalize()
         for module in (*tuple(self.conf.imports or ()), *tuple(self.conf.include or ())):
             importlib.import_module(module)
         self._discover()

@@ -97,7 +97,8 @@ def _queues(app: Celery, options: WorkerOptions) -> list[str]:
 
 
 def make_worker(app: Celery, options: WorkerOptions) -> Worker:
-    """The core worker for these options."""
+    """The core worker for these options (the app's task modules imported first)."""
+    app.import_default_modules()
     conf = app.conf
     if options.time_limit is not None:
         conf.task_time_limit = options.time_limit
@@ -189,7 +190,11 @@ def run_worker(app: Celery, options: WorkerOptions) -> None:
     """Run a worker in this process until SIGTERM (warm) or SIGQUIT (cold)."""
     name = nodename(options.hostname)
     _pool(app, options)  # a wrong pool is an error before anything is set up
+    # Celery's order: task modules, celeryd_init, worker_init, logging, celeryd_after_setup
+    app.import_default_modules()
     signals.celeryd_init.send(sender=name, instance=None, conf=app.conf, options=options)
+    worker = make_worker(app, options)
+    signals.worker_init.send(sender=worker)
     setup_worker_logging(
         options.loglevel,
         options.logfile,
@@ -199,9 +204,7 @@ def run_worker(app: Celery, options: WorkerOptions) -> None:
         hostname=name,
         hijack_root=bool(app.conf.worker_hijack_root_logger),
     )
-    worker = make_worker(app, options)
     signals.celeryd_after_setup.send(sender=name, instance=worker, conf=app.conf)
-    signals.worker_init.send(sender=worker)
     run(_serve, worker)
 
 

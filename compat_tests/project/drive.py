@@ -15,7 +15,7 @@ import sys
 import time
 import traceback
 
-from celery import signals
+from celery import Celery, signals
 from celery.exceptions import (
     MaxRetriesExceededError,
     TaskRevokedError,
@@ -62,6 +62,78 @@ def raised(call, expected=None):
 
 def within(elapsed, low, high):
     return low <= elapsed < high or f"{elapsed:.2f}s outside [{low}, {high})"
+
+
+@scenario
+def worker_startup_signals():
+    """The worker's start-up signals, in its main process and its pool's children."""
+    life = read("life")
+    main = next(pid for name, sender, pid in life if name == "celeryd_init" and "w1@" in sender)
+    ours = [(name, sender) for name, sender, pid in life if pid == main]
+    return {
+        "main_process": [name for name, _ in ours],
+        "hostnames": sorted({sender for _, sender in ours if sender}),
+        "pool_children": sum(1 for name, _ in ours if name == "worker_process_init"),
+    }
+
+
+class DjangoSettings:
+    """A Django settings module's Celery part: ``CELERY_``-prefixed upper-case names."""
+
+    CELERY_TASK_DEFAULT_QUEUE = "dj"
+    CELERY_RESULT_EXPIRES = 600
+    CELERY_TASK_ACKS_LATE = True
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 7200}
+    CELERY_TIMEZONE = "Europe/Paris"
+    CELERY_TASK_TIME_LIMIT = 30
+    DEBUG = True  # Django's own: not Celery's
+
+
+class OldNames:
+    """Celery 3's upper-case setting names, still read by Celery 5."""
+
+    CELERY_ALWAYS_EAGER = True
+    CELERYD_CONCURRENCY = 3
+    CELERY_DEFAULT_QUEUE = "legacy"
+
+
+SETTINGS = [
+    "task_default_queue",
+    "result_expires",
+    "task_acks_late",
+    "broker_transport_options",
+    "timezone",
+    "enable_utc",
+    "task_time_limit",
+    "task_serializer",
+    "accept_content",
+    "worker_prefetch_multiplier",
+    "task_always_eager",
+    "worker_concurrency",
+    "result_extended",
+]
+
+
+@scenario
+def settings_and_namespaces():
+    django = Celery("dj", set_as_current=False)
+    django.config_from_object(DjangoSettings, namespace="CELERY")
+    old = Celery("old", set_as_current=False)
+    old.config_from_object(OldNames)
+    updated = Celery("upd", set_as_current=False)
+    updated.conf.update(task_default_queue="updated", result_expires=30)
+    return {
+        name: {key: repr(each.conf[key]) for key in SETTINGS}
+        for name, each in (("project", app), ("django", django), ("old", old), ("updated", updated))
+    }
+
+
+@scenario
+def autodiscovered_tasks():
+    return {
+        "registered": "proj.extra.jobs.triple" in app.tasks,
+        "value": app.send_task("proj.extra.jobs.triple", args=(3,)).get(timeout=10),
+    }
 
 
 @scenario

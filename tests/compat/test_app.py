@@ -53,6 +53,10 @@ def test_autodiscover_is_lazy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     app = Celery("auto", broker="memory://")
     app.autodiscover_tasks(["discoverme"])
     assert "discoverme.tasks" not in sys.modules
+    # as in Celery: a client process does not import them, a worker does as it starts
+    assert "discoverme.tasks.found" not in app.tasks
+    assert "discoverme.tasks" not in sys.modules
+    app.import_default_modules()
     assert "discoverme.tasks.found" in app.tasks
     sys.modules.pop("discoverme.tasks", None)
     sys.modules.pop("discoverme", None)

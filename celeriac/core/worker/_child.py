@@ -23,9 +23,10 @@ from ..errors import EncodeError, NotRegistered, SoftTimeLimitExceeded
 from ..message import TaskMessage
 from ..result import ExceptionInfo
 
-__all__ = ["Call", "Reply", "main"]
+__all__ = ["READY", "Call", "Reply", "main"]
 
 PICKLE_PROTOCOL = pickle.HIGHEST_PROTOCOL
+READY = b"ready"  # a child's first message: started, ``init`` done
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ def main(
     _setup_signals()
     if init is not None:
         init()
+    conn.send_bytes(READY)  # the parent waits for this before it sends calls
     _serve(conn, functions, max_tasks, max_memory)
 
 

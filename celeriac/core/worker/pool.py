@@ -49,7 +49,7 @@ from ..logs import worker_logger as logger
 from ..message import TaskMessage
 from ..result import ExceptionInfo
 from . import _child
-from ._child import PICKLE_PROTOCOL, Call, Reply
+from ._child import PICKLE_PROTOCOL, READY, Call, Reply
 
 __all__ = ["ProcessPool"]
 
@@ -155,6 +155,9 @@ class ProcessPool:
         try:
             for seat in range(self.size):
                 self._children[seat] = self._fork()
+            for child in list(self._children):  # started together, awaited in turn
+                assert child is not None
+                await self._wait_started(child)
         except BaseException:
             await self._stop()
             raise
@@ -236,7 +239,18 @@ class ProcessPool:
             self._children[seat] = child = None
         if child is None:
             child = self._children[seat] = self._fork()
+            await self._wait_started(child)
         return child
+
+    async def _wait_started(self, child: _Child) -> None:
+        """Wait for a new child's first message: it runs calls only after its
+        ``child_init`` (Celery's ``worker_process_init``) has returned."""
+        if await child.receive(None) != READY:
+            child.leaving = True
+            raise WorkerLostError(
+                f"child process {child.pid} exited while starting: did its child_init "
+                "(worker_process_init) fail? Its error is in the worker's output."
+            )
 
     def _fork(self) -> _Child:
         parent_end, child_end = self._context.Pipe()

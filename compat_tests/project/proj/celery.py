@@ -4,3 +4,4 @@ from celery import Celery
 
 app = Celery("proj", include=["proj.tasks", "proj.hooks"])
 app.config_from_object("proj.celeryconfig")
+app.autodiscover_tasks(["proj.extra"], related_name="jobs")

@@ -1,6 +1,11 @@
 """Signal receivers, as a project connects them, leaving notes the checks read back."""
 
+import os
+
 from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    celeryd_init,
     task_failure,
     task_postrun,
     task_prerun,
@@ -9,6 +14,9 @@ from celery.signals import (
     task_revoked,
     task_success,
     task_unknown,
+    worker_init,
+    worker_process_init,
+    worker_ready,
 )
 
 from proj.notes import note
@@ -66,3 +74,40 @@ def revoked(sender=None, request=None, terminated=None, expired=None, **extra):
 @task_unknown.connect
 def unknown(sender=None, name=None, id=None, **extra):
     note(f"unknown:{id}", name)
+
+
+# -- the worker's life: which signals, in which process ---------------------------------
+
+
+def _life(name, sender, pid):
+    note("life", [name, sender, pid])
+
+
+@celeryd_init.connect
+def _celeryd_init(sender=None, **extra):
+    _life("celeryd_init", str(sender), os.getpid())
+
+
+@after_setup_logger.connect
+def _after_setup_logger(logger=None, **extra):
+    _life("after_setup_logger", None, os.getpid())
+
+
+@after_setup_task_logger.connect
+def _after_setup_task_logger(logger=None, **extra):
+    _life("after_setup_task_logger", None, os.getpid())
+
+
+@worker_init.connect
+def _worker_init(sender=None, **extra):
+    _life("worker_init", sender.hostname, os.getpid())
+
+
+@worker_ready.connect
+def _worker_ready(sender=None, **extra):
+    _life("worker_ready", sender.hostname, os.getpid())
+
+
+@worker_process_init.connect
+def _worker_process_init(**extra):
+    _life("worker_process_init", None, os.getppid())

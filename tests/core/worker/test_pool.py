@@ -443,3 +443,32 @@ async def test_renew_forks_children_that_see_functions_added_since() -> None:
             assert await pool.run("pid", (), {}) != first
     assert busy == ["woke"]
     assert collected(first)
+
+
+def _slow_init() -> None:
+    time.sleep(0.3)
+    os.environ["POOL_TEST_INIT"] = "done"
+
+
+def _failing_init() -> None:
+    os._exit(7)  # as a child whose init raised would: gone before it was ready
+
+
+def init_seen() -> str | None:
+    return os.environ.get("POOL_TEST_INIT")
+
+
+async def test_the_pool_opens_once_every_child_ran_its_init() -> None:
+    functions = {**FUNCTIONS, "init_seen": init_seen}
+    with anyio.fail_after(LIMIT):
+        started = time.monotonic()
+        async with ProcessPool(functions, 2, child_init=_slow_init) as pool:
+            opened = time.monotonic() - started
+            assert await pool.run("init_seen", (), {}) == "done"
+    assert opened >= 0.3
+
+
+async def test_a_child_that_dies_in_its_init_stops_the_pool_opening() -> None:
+    with anyio.fail_after(LIMIT), pytest.raises(WorkerLostError, match="while starting"):
+        async with ProcessPool(FUNCTIONS, 1, child_init=_failing_init):
+            pass
