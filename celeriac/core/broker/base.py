@@ -308,8 +308,11 @@ class Broker(Protocol):
     async def revoked(self) -> set[str]:
         """The ids revoked and not expired."""
 
-    async def listen_control(self, on_message: Callable[[bytes], None]) -> None:
-        """Call ``on_message`` with every control message (until cancelled)."""
+    async def listen_control(
+        self, on_message: Callable[[bytes], None], subscribed: Callable[[], None] | None = None
+    ) -> None:
+        """Call ``on_message`` with every control message (until cancelled); call
+        ``subscribed`` once listening, when every message published later is heard."""
 
     async def announce(self, consumer: str, info: bytes, ttl: float) -> None:
         """Publish a live worker's info for ``ttl`` seconds (renewed by heartbeats)."""

@@ -380,7 +380,9 @@ class MemoryBroker:
         with self._lock:
             return {task_id for task_id, expiry in self._revoked.items() if expiry > now}
 
-    async def listen_control(self, on_message: Callable[[bytes], None]) -> None:
+    async def listen_control(
+        self, on_message: Callable[[bytes], None], subscribed: Callable[[], None] | None = None
+    ) -> None:
         loop = asyncio.get_running_loop()
         inbox: asyncio.Queue[bytes] = asyncio.Queue()
 
@@ -391,6 +393,8 @@ class MemoryBroker:
         with self._lock:
             self._listeners.append(deliver)
         try:
+            if subscribed is not None:
+                subscribed()
             while True:
                 on_message(await inbox.get())
         finally:

@@ -210,16 +210,22 @@ class RedisBroker(AsyncRedisBase):
             ids = await self._redis.zrangebyscore(self.keys.revoked(), now_ms, "+inf")
         return {text(i) for i in ids}
 
-    async def listen_control(self, on_message: Callable[[bytes], None]) -> None:
+    async def listen_control(
+        self, on_message: Callable[[bytes], None], subscribed: Callable[[], None] | None = None
+    ) -> None:
         async with self._errors():
             pubsub = (await self._loop_client().ready()).pubsub()
         try:
             async with self._errors():
                 await pubsub.subscribe(self.keys.control())
                 while True:  # short waits: a silent channel must not look like a dead socket
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5)
-                    if message is not None and message["type"] == "message":
+                    message = await pubsub.get_message(timeout=5)
+                    if message is None:
+                        continue
+                    if message["type"] == "message":
                         on_message(message["data"])
+                    elif message["type"] == "subscribe" and subscribed is not None:
+                        subscribed()  # confirmed by Redis: later messages reach us
         finally:
             with anyio.CancelScope(shield=True):
                 await pubsub.aclose()

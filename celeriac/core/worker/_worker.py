@@ -49,6 +49,7 @@ __all__ = ["Worker"]
 
 POOLS = ("threads", "processes")
 COLD_FLUSH = 2.0  # seconds a cold stop still gives the finisher to record what is done
+CONTROL_WAIT = 5.0  # seconds a starting worker waits to hear revocations before running
 
 
 def _default_sync_concurrency() -> int:
@@ -141,6 +142,11 @@ class Worker:
         self._runners_scope: anyio.CancelScope | None = None
 
     # -- control ------------------------------------------------------------------------
+
+    @property
+    def hostname(self) -> str:
+        """The worker's node name (``name``), under the name Celery's code reads."""
+        return self.name
 
     def renew_pool(self) -> None:
         """Fork the process pool's children again before their next task, so they see
@@ -238,7 +244,12 @@ class Worker:
             await self._start(heartbeat)
             async with anyio.create_task_group() as services:
                 services.start_soon(heartbeat.run)
-                services.start_soon(control.listen)
+                listening = anyio.Event()
+                services.start_soon(control.listen, listening)
+                # tasks start once revocations reach us (a broker that is down delays
+                # that: the fetcher waits for it anyway, so wait a little, not forever)
+                with anyio.move_on_after(CONTROL_WAIT):
+                    await listening.wait()
                 services.start_soon(self._enforce_grace)
                 if handle_signals:
                     services.start_soon(self._watch_signals)

@@ -45,15 +45,40 @@ class Control:
             self.revoked.update(ids)
             self._on_revoke(ids)
 
-    async def listen(self) -> None:
-        """Listen until cancelled; a lost connection is logged and listened again."""
+    async def listen(self, listening: anyio.Event | None = None) -> None:
+        """Listen until cancelled; a lost connection is logged and listened again.
+        ``listening`` is set once subscribed and the list read again (so a revocation
+        made before the subscription is not missed either)."""
         backoff = Backoff()
         while True:
+            subscribed = anyio.Event()
             try:
-                await self.broker.listen_control(self._heard)
-            except BrokerError as exc:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._caught_up, subscribed, listening)
+                    await self.broker.listen_control(self._heard, subscribed.set)
+            except Exception as raised:
+                exc = _broker_error(raised)
+                if exc is None:
+                    raise
                 delay = backoff.next()
                 logger.error("Control channel lost: %s. Again in %.2f seconds.", exc, delay)
                 await anyio.sleep(delay)
                 with contextlib.suppress(BrokerError):  # else the heartbeat tries again
                     await self.refresh()
+
+    async def _caught_up(self, subscribed: anyio.Event, listening: anyio.Event | None) -> None:
+        await subscribed.wait()
+        with contextlib.suppress(BrokerError):  # else the heartbeat reads it
+            await self.refresh()
+        if listening is not None:
+            listening.set()
+
+
+def _broker_error(exc: BaseException) -> BrokerError | None:
+    """The BrokerError ``exc`` is, or the one a task group wrapped it in (else None)."""
+    if isinstance(exc, BrokerError):
+        return exc
+    inner = getattr(exc, "exceptions", None)  # an ExceptionGroup (no except* on 3.10)
+    if inner is not None and len(inner) == 1:
+        return _broker_error(inner[0])
+    return None

@@ -581,3 +581,18 @@ async def test_stats_counts(broker: Broker) -> None:
     await broker.nack([second])
     assert await broker.stats(Q) == QueueStats(ready=4, in_flight=0, delayed=2, dead=1)
     assert await broker.stats("other") == QueueStats(0, 0, 0, 0)
+
+
+async def test_control_messages_sent_once_subscribed_are_heard(broker: Broker) -> None:
+    heard: list[bytes] = []
+    subscribed = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(broker.listen_control, heard.append, subscribed.set)
+        with anyio.fail_after(5):
+            await subscribed.wait()
+        await broker.revoke(["revoked-at-once"], ttl=60)  # published right away
+        with anyio.fail_after(5):
+            while not heard:
+                await anyio.sleep(0.01)
+        tg.cancel_scope.cancel()
+    assert any(b"revoked-at-once" in message for message in heard)
