@@ -12,7 +12,18 @@ __version__ = "0.1.0"
 # the command line installs what app.start(argv) runs
 from .cli import main as _cli  # noqa: F401
 from .compat.app import Celery, current_app, shared_task
-from .compat.canvas import Signature, maybe_signature, signature, subtask
+from .compat.canvas import (
+    Signature,
+    chain,
+    chord,
+    chunks,
+    group,
+    maybe_signature,
+    signature,
+    subtask,
+    xmap,
+    xstarmap,
+)
 from .compat.task import Task, current_task
 
 __all__ = [
@@ -20,10 +31,16 @@ __all__ = [
     "Signature",
     "Task",
     "__version__",
+    "chain",
+    "chord",
+    "chunks",
     "current_app",
     "current_task",
+    "group",
     "maybe_signature",
     "shared_task",
     "signature",
     "subtask",
+    "xmap",
+    "xstarmap",
 ]

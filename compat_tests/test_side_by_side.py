@@ -28,6 +28,17 @@ INTENTIONAL: dict[str, dict[str, Any]] = {
         "errback": [{"task": "proj.tasks.audited_slow", "type": "TimeLimitExceeded"}],
         "signals": ["task_prerun:proj.tasks.audited_slow", "task_failure:TimeLimitExceeded"],
     },
+    # Celery never sends the steps after a revoked one (they stay PENDING for ever);
+    # celeriac records them as failed, with the revocation as their error
+    "canvas_revoked_step": {"second": "FAILURE"},
+    # a chord whose header never ran (a step before it failed): Celery leaves the header
+    # tasks PENDING and gives the body the earlier error; celeriac fails them with that
+    # error, and the body with a ChordError naming the first of them (get() raises the
+    # earlier error under both)
+    "canvas_failure_before_a_group": {
+        "members": ["FAILURE", "FAILURE"],
+        "last": ["FAILURE", "ChordError"],
+    },
 }
 
 

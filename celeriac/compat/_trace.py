@@ -173,6 +173,12 @@ class Trace:
         self._after_return(einfo)
         self._failure_signal(exc, einfo)
 
+    def not_run(self, exc: BaseException) -> None:
+        """The task will not run: a task it waited for failed (a chord's header). Its
+        errbacks are called, as Celery calls a failed chord's body's."""
+        self.state, self.retval = st.FAILURE, exc
+        self._errbacks(exc, ExceptionInfo(exc))
+
     def _after_return(self, einfo: ExceptionInfo | None) -> None:
         try:
             self.task.after_return(self.state, self.retval, self.id, self.args, self.kwargs, einfo)

@@ -21,10 +21,12 @@ from typing import Any
 
 from ..core import App as CoreApp
 from ..core.errors import BrokerError, ConfigurationError
+from ..core.message import TaskMessage
 from ..core.result import FAILURE, ExceptionInfo, ResultRecord
 from ..core.retry import RetryPolicy
 from ..core.task import Task as CoreTask
 from . import _calling
+from ._builtins import add_builtins
 from .config import (
     CeleriacConfigWarning,
     Settings,
@@ -163,6 +165,7 @@ class Celery:
         self._autodiscover: list[tuple[Any, str]] = []
         self._warned_options: set[str] = set()
         self.control = Control(self)
+        add_builtins(self)
         with _lock:
             _apps.add(self)
             for make in list(_shared):
@@ -496,7 +499,7 @@ class Celery:
         """Send one call from sync code (the core's sync producer). ``extra``: the
         ``apply_async`` keywords that are not options (task_id, link, link_error, shadow)."""
         call = self._plan(name, args, kwargs, options, task, extra)
-        self._publish(lambda: self.core.send_sync(call.messages), call)
+        self.publish(call.messages)
         return self.AsyncResult(call.message.id, task_name=name)
 
     async def asend_call(
@@ -510,15 +513,19 @@ class Celery:
     ) -> AsyncResult:
         """:meth:`send_call` from async code, without blocking the event loop."""
         call = self._plan(name, args, kwargs, options, task, extra)
-        for message in call.messages:
+        await self.apublish(call.messages)
+        return self.AsyncResult(call.message.id, task_name=name)
+
+    async def apublish(self, messages: Sequence[TaskMessage]) -> None:
+        """Send messages from async code, the publish signals around them."""
+        for message in messages:
             _calling.publish_signals(message, before=True)
         try:
-            await self.core.send(call.messages)
+            await self.core.send(messages)
         except BrokerError as exc:
             raise OperationalError(str(exc)) from exc
-        for message in call.messages:
+        for message in messages:
             _calling.publish_signals(message, before=False)
-        return self.AsyncResult(call.message.id, task_name=name)
 
     def _plan(
         self,
@@ -532,16 +539,17 @@ class Celery:
         merged = {**options, **{k: v for k, v in extra.items() if v is not None}}
         return _calling.plan(self, name, args, kwargs, merged, task)
 
-    def _publish(self, send: Callable[[], Any], call: _calling.Call) -> None:
-        """Send with Celery's publish retry policy; the publish signals around it."""
-        for message in call.messages:
+    def publish(self, messages: Sequence[TaskMessage]) -> None:
+        """Send messages (in one batch) with Celery's publish retry policy; the publish
+        signals around them."""
+        for message in messages:
             _calling.publish_signals(message, before=True)
         policy = dict(self.conf.task_publish_retry_policy or {})
         tries = 1 + (int(policy.get("max_retries", 3)) if self.conf.task_publish_retry else 0)
         wait = float(policy.get("interval_start", 0))
         for attempt in range(tries):
             try:
-                send()
+                self.core.send_sync(messages)
                 break
             except BrokerError as exc:
                 if attempt + 1 == tries:
@@ -549,7 +557,7 @@ class Celery:
                 time.sleep(wait)
                 step = float(policy.get("interval_step", 0.2))
                 wait = min(wait + step, float(policy.get("interval_max", 1)))
-        for message in call.messages:
+        for message in messages:
             _calling.publish_signals(message, before=False)
 
     def warn_unknown_options(self, options: Mapping[str, Any]) -> None:

@@ -13,14 +13,14 @@ import contextlib
 import contextvars
 import datetime as dt
 import inspect
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from ..core.context import current_task as core_current_task
 from ..core.errors import CeleriacError
 from ..core.message import new_id
 from ._trace import Trace
-from .canvas import Signature
+from .canvas import Signature, chunks, xmap, xstarmap
 from .exceptions import MaxRetriesExceededError, OperationalError, Reject, Retry
 from .request import Context, from_message
 
@@ -412,6 +412,18 @@ class Task:
     def si(self, *args: Any, **kwargs: Any) -> Signature:
         """An immutable signature: it ignores its parent's result."""
         return Signature(self, args, kwargs, immutable=True, app=self._app)
+
+    def map(self, it: Iterable[Any]) -> xmap:
+        """One task that calls this one on each item: ``[task(x) for x in it]``."""
+        return xmap(self.s(), it, app=self._app)
+
+    def starmap(self, it: Iterable[Any]) -> xstarmap:
+        """One task that calls this one on each item's arguments: ``[task(*x) ...]``."""
+        return xstarmap(self.s(), it, app=self._app)
+
+    def chunks(self, it: Iterable[Any], n: int) -> chunks:
+        """The items' argument tuples in parts of ``n``, a task per part, as a group."""
+        return chunks(self.s(), it, n, app=self._app)
 
 
 def _raise_outcome(trace: Trace, exc: Exception) -> NoReturn:

@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..core import Worker
-from ..core.errors import ConfigurationError
+from ..core.errors import ConfigurationError, DependencyFailed
 from ..core.message import TaskMessage
+from ..core.result import ExceptionInfo as CoreExceptionInfo
 from ..core.runtime import run
 from ..core.worker import Observer
-from . import signals
+from . import signals, states
 from ._trace import Trace
-from .exceptions import NotRegistered
+from .exceptions import ChordError, NotRegistered, TaskRevokedError
 from .log import setup_worker_logging
 from .request import Request, from_message
 
@@ -157,6 +158,24 @@ class SignalObserver(Observer):
             request = self._request(message)
             Trace(task, request, tuple(message.args), dict(message.kwargs)).failed_outside(error)
 
+    def dependency_failed(
+        self, message: TaskMessage, error: DependencyFailed
+    ) -> CoreExceptionInfo | None:
+        """What Celery records for a task that will not run because one before it
+        failed: in a chain, that task's error; for a chord's body (it receives all of
+        its parents' results), a ``ChordError`` naming it, after the body's errbacks."""
+        cause = _parent_error(error)
+        if cause is None:
+            return None
+        if message.pass_results != "all":
+            return cause
+        chord_error = ChordError(f"Dependency {error.parent} raised {_as_call(cause)}")
+        task = self.app.tasks.get(message.name)
+        if task is not None:
+            request = self._request(message)
+            Trace(task, request, tuple(message.args), dict(message.kwargs)).not_run(chord_error)
+        return CoreExceptionInfo.from_exception(chord_error, with_traceback=False)
+
     def stopping(self, signal_name: str, *, cold: bool) -> None:
         signals.worker_shutting_down.send(
             sender=self.hostname, sig=signal_name, how="Cold" if cold else "Warm", exitcode=0
@@ -167,6 +186,18 @@ class SignalObserver(Observer):
             sender=self.app.tasks.get(message.name), request=self._request(message),
             terminated=terminated, signum=None, expired=expired,
         )  # fmt: skip
+
+
+def _parent_error(error: DependencyFailed) -> CoreExceptionInfo | None:
+    if error.parent_state == states.REVOKED:
+        return CoreExceptionInfo.from_exception(TaskRevokedError("revoked"), with_traceback=False)
+    info = error.parent_error
+    return info if isinstance(info, CoreExceptionInfo) else None
+
+
+def _as_call(info: CoreExceptionInfo) -> str:
+    """An error as ``repr`` shows it: ``ZeroDivisionError('boom')``."""
+    return f"{info.type_name}({', '.join(repr(arg) for arg in info.args)})"
 
 
 def _child_init() -> None:

@@ -127,7 +127,16 @@ class TimeLimitExceeded(TaskError):
 
 class DependencyFailed(TaskError):
     """A task did not run because a task it waited for did not succeed; that task's
-    error is the cause."""
+    error is the cause. ``parent`` is its id and ``parent_state`` its state, when known;
+    ``parent_error`` the stored error of that task (an ``ExceptionInfo``), if it has one."""
+
+    def __init__(
+        self, message: str = "", parent: str | None = None, parent_state: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.parent = parent
+        self.parent_state = parent_state
+        self.parent_error: Any = None
 
 
 class WorkerLostError(TaskError):

@@ -15,14 +15,14 @@ import sys
 import time
 import traceback
 
-from celery import Celery, signals
+from celery import Celery, chain, chord, group, signals
 from celery.exceptions import (
     MaxRetriesExceededError,
     TaskRevokedError,
     TimeLimitExceeded,
 )
 from celery.exceptions import TimeoutError as ResultTimeout
-from celery.result import AsyncResult
+from celery.result import AsyncResult, GroupResult
 from proj import tasks
 from proj.celery import app
 from proj.errors import PaymentDeclined
@@ -639,6 +639,242 @@ def task_logger_line():
         "succeeded": f"Task proj.tasks.logs[{result.id}] succeeded in",
     }
     return {key: any(text in line for line in found) for key, text in wanted.items()}
+
+
+# -- canvas -----------------------------------------------------------------------------
+
+
+def _lineage(result):
+    """A result's type and those of its parents, nearest first."""
+    kinds = []
+    while result is not None:
+        kinds.append(type(result).__name__)
+        result = result.parent
+    return kinds
+
+
+@scenario
+def canvas_chain():
+    result = (tasks.add.s(1, 2) | tasks.add.s(3) | tasks.mul.s(10)).apply_async()
+    return {
+        "value": result.get(timeout=10),
+        "parents": [result.parent.get(timeout=10), result.parent.parent.get(timeout=10)],
+        "lineage": _lineage(result),
+        "type": type(tasks.add.s(1, 2) | tasks.add.s(3)).__name__,
+    }
+
+
+@scenario
+def canvas_chain_failure():
+    workflow = chain(
+        tasks.add.s(1, 2),
+        tasks.boom.s(),
+        tasks.add.s(5).on_error(tasks.old_errback.s()),
+        tasks.add.s(6),
+    )
+    workflow.link_error(tasks.on_error.s())
+    result = workflow.apply_async()
+    caught = raised(lambda: result.get(timeout=10))
+    time.sleep(0.5)
+    steps = [result, result.parent, result.parent.parent, result.parent.parent.parent]
+    failed = steps[2]
+    return {
+        "raised": caught,
+        "states": [step.state for step in steps],
+        "results": [repr(step.result) for step in steps],
+        "errback": wait_for(lambda: read(f"errback:{failed.id}")),
+        "later_step_errbacks": [read(f"old_errback:{step.id}") for step in steps],
+        "other_errbacks": [read(f"errback:{step.id}") for step in steps if step is not failed],
+    }
+
+
+@scenario
+def canvas_immutable_and_options():
+    task_id = AsyncResult(str(__import__("uuid").uuid4())).id
+    placed = chain(tasks.add.s(2), tasks.mul.s(3)).apply_async((1,), task_id=task_id)
+    return {
+        "si": chain(tasks.add.s(1, 2), tasks.add.si(10, 10), tasks.add.s(1)).delay().get(10),
+        "args_to_first": placed.get(timeout=10),
+        "task_id_is_last": placed.id == task_id,
+        "quiet_step_passes_value": chain(tasks.add.s(1, 2), tasks.quiet_double.s(), tasks.add.s(1))
+        .delay()
+        .get(timeout=10),
+        "flattened": [
+            (chain(tasks.add.s(1, 1), tasks.add.s(2)) | chain(tasks.add.s(3), tasks.add.s(4)))
+            .delay()
+            .get(timeout=10),
+            (tasks.add.s(1, 1) | (tasks.add.s(2) | tasks.add.s(3))).delay().get(timeout=10),
+            chain(tasks.add.s(1, 1)).delay().get(timeout=10),
+        ],
+    }
+
+
+@scenario
+def canvas_group():
+    result = group(tasks.echo_after.s(i, 0.1 * (3 - i)) for i in range(4)).apply_async()
+    waiting_at_first = result.waiting()
+    values = result.get(timeout=10)
+    seen = []
+    result.join(callback=lambda task_id, value: seen.append(value), timeout=10)
+    return {
+        "type": type(result).__name__,
+        "values": values,
+        "join": result.join(timeout=10),
+        "waiting_at_first": waiting_at_first,
+        "api": [
+            len(result), result.ready(), result.successful(), result.failed(),
+            result.waiting(), result.completed_count(),
+        ],
+        "iterated": [r.get(timeout=10) for r in result],
+        "indexed": result[1].get(timeout=10),
+        "callback_values": seen,
+        "repr_start": repr(result).startswith(f"<GroupResult: {result.id} ["),
+    }  # fmt: skip
+
+
+@scenario
+def canvas_group_failure():
+    result = group(tasks.add.s(1, 1), tasks.boom.s(2)).apply_async()
+    caught = raised(lambda: result.get(timeout=10))
+    time.sleep(0.3)
+    return {
+        "raised": caught,
+        "join": [repr(v) for v in result.join(propagate=False, timeout=10)],
+        "api": [result.completed_count(), result.successful(), result.failed(), result.ready()],
+    }
+
+
+@scenario
+def canvas_group_shapes():
+    member = tasks.member.s()
+    members = group(member, member).apply_async().get(timeout=10)
+    return {
+        "partial": group(tasks.add.s(1), tasks.add.s(2)).apply_async((10,)).get(timeout=10),
+        "nested": group(group(tasks.add.s(1, 1), tasks.add.s(2, 2)), tasks.add.s(3, 3))
+        .apply_async()
+        .get(timeout=10),
+        "empty": group([]).apply_async().get(timeout=10),
+        "members": members,
+        "saved": _saved_group(),
+    }
+
+
+def _saved_group():
+    result = group(tasks.add.s(i, i) for i in range(3)).apply_async()
+    result.get(timeout=10)
+    result.save()
+    restored = GroupResult.restore(result.id)
+    return {
+        "restored": restored is not None and restored.id == result.id,
+        "values": restored.get(timeout=10) if restored else None,
+    }
+
+
+@scenario
+def canvas_chord():
+    header = [tasks.echo_after.s(i, 0.1 * (3 - i)) for i in range(4)]
+    called = chord(header)(tasks.tsum.s())
+    given = chord(header, tasks.tsum.s()).apply_async()
+    piped = (group(header) | tasks.tsum.s()).apply_async()
+    members = chord([tasks.member.s(), tasks.member.s()], tasks.tsum.si([1])).apply_async()
+    members.get(timeout=10)
+    return {
+        "values": [called.get(timeout=10), given.get(timeout=10), piped.get(timeout=10)],
+        "header": called.parent.get(timeout=10),
+        "lineage": _lineage(called),
+        "pipe_type": type(group(header) | tasks.tsum.s()).__name__,
+        "members": members.parent.get(timeout=10),
+        "empty_header": chord([], tasks.tsum.s()).apply_async().get(timeout=10),
+    }
+
+
+@scenario
+def canvas_chord_failure():
+    body = tasks.tsum.s()
+    body.link_error(tasks.on_error.s())
+    body.link_error(tasks.old_errback.s())
+    result = chord([tasks.add.s(1, 1), tasks.boom.s(2), tasks.add.s(3, 3)], body).apply_async()
+    caught = raised(lambda: result.get(timeout=10))
+    wait_for(result.ready)
+    after = chain(chord([tasks.boom.s(1), tasks.add.s(1, 1)], tasks.tsum.s()), tasks.add.s(1))
+    after_result = after.apply_async()
+    return {
+        "raised": caught,
+        "state": result.state,
+        "result": {"type": type(result.result).__name__, "text": str(result.result)},
+        "errback": wait_for(lambda: read(f"errback:{result.id}")),
+        "old_errback": wait_for(lambda: read(f"old_errback:{result.id}")),
+        "then_task": raised(lambda: after_result.get(timeout=10)),
+        "then_task_result": wait_for(after_result.ready) and repr(after_result.result),
+    }
+
+
+@scenario
+def canvas_groups_in_chains():
+    middle = chain(tasks.add.s(1, 1), group(tasks.add.s(1), tasks.add.s(2)), tasks.tsum.s())
+    end = chain(tasks.add.s(1, 1), group(tasks.add.s(1), tasks.add.s(2))).apply_async()
+    twice = group(tasks.add.s(1, 1), tasks.add.s(2, 2)) | group(tasks.tsum.s(), tasks.tsum.s())
+    return {
+        "middle": middle.apply_async().get(timeout=10),
+        "end": [type(end).__name__, end.get(timeout=10), end.parent.get(timeout=10)],
+        "group_then_group": twice.apply_async().get(timeout=10),
+    }
+
+
+@scenario
+def canvas_map_and_chunks():
+    parts = tasks.add.chunks(zip(range(10), range(10), strict=True), 3)
+    chunked = parts.apply_async()
+    return {
+        "map": tasks.quiet_double.map([1, 2, 3]).apply_async().get(timeout=10),
+        "starmap": tasks.mul.starmap([(1, 2), (3, 4)]).apply_async().get(timeout=10),
+        "chunks": [type(parts).__name__, type(chunked).__name__, chunked.get(timeout=10)],
+        "chunks_group": parts.group().apply_async().get(timeout=10),
+        "map_failure": raised(lambda: tasks.boom.map([1, 2]).apply_async().get(timeout=10)),
+        "chunks_failure": raised(
+            lambda: tasks.boom.chunks([(1,), (2,)], 1).apply_async().get(timeout=10)
+        ),
+    }
+
+
+@scenario
+def canvas_freeze():
+    workflow = chain(tasks.add.s(1, 1), tasks.add.s(1))
+    frozen = workflow.freeze()
+    grouped = group(tasks.add.s(1, 1), tasks.add.s(2, 2))
+    frozen_group = grouped.freeze()
+    with_body = chord([tasks.add.s(1, 1)], tasks.tsum.s())
+    frozen_chord = with_body.freeze()
+    sent = [workflow.apply_async(), grouped.apply_async(), with_body.apply_async()]
+    return {
+        "chain": [sent[0].id == frozen.id, sent[0].parent.id == frozen.parent.id],
+        "group": [sent[1].id == frozen_group.id, [r.id for r in sent[1]] == [
+            r.id for r in frozen_group
+        ]],
+        "chord": [sent[2].id == frozen_chord.id, sent[2].get(timeout=10)],
+    }  # fmt: skip
+
+
+@scenario
+def canvas_revoked_step():
+    """Celery never sends the steps after a revoked one: they stay PENDING for ever."""
+    result = chain(tasks.add.si(1, 1).set(countdown=30), tasks.add.s(1)).apply_async()
+    result.parent.revoke()
+    time.sleep(1.5)
+    return {"first": result.parent.state, "second": result.state}
+
+
+@scenario
+def canvas_failure_before_a_group():
+    result = chain(tasks.boom.s(1), group(tasks.add.s(1), tasks.add.s(2)), tasks.tsum.s())
+    result = result.apply_async()
+    caught = raised(lambda: result.get(timeout=10))
+    time.sleep(0.5)
+    return {
+        "raised": caught,
+        "last": [result.state, type(result.result).__name__],
+        "members": [r.state for r in result.parent.results],
+    }
 
 
 def main(names):

@@ -152,12 +152,16 @@ async def test_one_failed_parent_fails_a_fan_in_at_once(app: App) -> None:
     bad = await t["boom"].enqueue(7)  # type: ignore[attr-defined]
     waiting = await slow.enqueue()
     joined = await t["total"].options(after=[bad, waiting], pass_results="all").enqueue()  # type: ignore[attr-defined]
+    # the parent still running comes first: the failure is what the child reports
+    other = await t["total"].options(after=[waiting, bad], pass_results="all").enqueue()  # type: ignore[attr-defined]
     with anyio.fail_after(10):
         async with anyio.create_task_group() as tg:
             worker = Worker(app, block=0.05)
             tg.start_soon(worker.run)
             with pytest.raises(DependencyFailed, match="bad input 7"):
                 await joined.result(timeout=5)  # before the slow parent is done
+            with pytest.raises(DependencyFailed, match="bad input 7"):
+                await other.result(timeout=5)
             slow_done.set()
             await waiting.result(timeout=5)
             worker.stop()

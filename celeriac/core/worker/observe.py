@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import DependencyFailed
 from ..logs import worker_logger as logger
 from ..message import TaskMessage
+from ..result import ExceptionInfo
 
 __all__ = ["Observer", "observing"]
 
@@ -31,6 +33,13 @@ class Observer:
     def failed_outside(self, message: TaskMessage, error: BaseException) -> None:
         """A task failed from outside its own code (its hard time limit stopped it, or
         the process running it died): ``error`` is what its result holds."""
+
+    def dependency_failed(
+        self, message: TaskMessage, error: DependencyFailed
+    ) -> ExceptionInfo | None:
+        """A task will not run because a task it waited for did not succeed. Returns
+        the error to record for it instead of ``error`` (None keeps ``error``)."""
+        return None
 
     def stopping(self, signal_name: str, *, cold: bool) -> None:
         """The worker got a stop signal (``SIGTERM``...): ``cold`` when it stops at once."""

@@ -111,11 +111,21 @@ class Outcomes:
         else:
             logger.error("Task %s[%s] raised unexpected: %r", m.name, m.id, exc, exc_info=exc)
         info = ExceptionInfo.from_exception(exc)
+        if isinstance(exc, DependencyFailed):
+            info = self._dependency_error(m, exc) or info
         if self.events is not None:
             self.events.failed(m, exc, info.traceback)
         if isinstance(exc, TimeLimitExceeded | WorkerLostError):
             observing(self.observer.failed_outside, m, exc)
         return self._completion(job, self.record(job, FAILURE, exc=info))
+
+    def _dependency_error(self, m: TaskMessage, exc: DependencyFailed) -> ExceptionInfo | None:
+        """What the observer records for a task that will not run, if it says."""
+        try:
+            return self.observer.dependency_failed(m, exc)
+        except Exception:
+            logger.exception("Worker observer %r raised", self.observer.dependency_failed)
+            return None
 
     def retried(self, job: Job, retry: Retry) -> Completion:
         m = job.message

@@ -23,15 +23,20 @@ async def parent_values(app: App, parents: Sequence[str], *, needed: bool) -> li
     (or, when ``needed``, when a result is gone)."""
     found = await app.broker.get_results(parents)
     values: list[Any] = []
+    without_result: list[str] = []
     for parent, data in zip(parents, found, strict=True):
         if data is None:
-            await _check_state_only(app, parent, needed)
+            without_result.append(parent)
             values.append(None)
             continue
         record = ResultRecord.decode(data, app.codec)
         if record.state != SUCCESS:
             raise _failed(parent, record)
         values.append(record.value)
+    # only then the parents without a result: a fan-in is released as soon as one
+    # parent fails, when the others may not have finished yet; the failure is the news
+    for parent in without_result:
+        await _check_state_only(app, parent, needed)
     return values
 
 
@@ -40,18 +45,25 @@ async def _check_state_only(app: App, parent: str, needed: bool) -> None:
     state = await app.broker.get_state(parent)
     if state != SUCCESS:
         raise DependencyFailed(
-            f"parent task {parent} did not succeed: its state is {state or 'unknown (expired?)'}"
+            f"parent task {parent} did not succeed: its state is {state or 'unknown (expired?)'}",
+            parent,
+            state,
         )
     if needed:
         raise DependencyFailed(
             f"parent task {parent} succeeded but kept no result (ignore_result), "
-            "and this task asked for it"
+            "and this task asked for it",
+            parent,
+            state,
         )
 
 
 def _failed(parent: str, record: ResultRecord) -> DependencyFailed:
     why = f"{record.exc.qualified_name}: {record.exc.message}" if record.exc else record.state
-    error = DependencyFailed(f"parent task {parent} did not succeed ({record.state}): {why}")
+    error = DependencyFailed(
+        f"parent task {parent} did not succeed ({record.state}): {why}", parent, record.state
+    )
+    error.parent_error = record.exc
     info = ExceptionInfo.from_exception(error, with_traceback=False)
     error.__celeriac_info__ = ExceptionInfo(  # type: ignore[attr-defined]
         info.type_name, info.module, info.message, info.args, None, record.exc

@@ -234,3 +234,43 @@ def audited(self, should_fail):
 def audited_slow(self):
     time.sleep(4)
     return "not interrupted"
+
+
+# -- canvas -----------------------------------------------------------------------------
+
+
+@app.task
+def tsum(values):
+    return sum(values)
+
+
+@app.task
+def boom(*args):
+    raise ZeroDivisionError(f"boom {args!r}")
+
+
+@app.task
+def echo_after(value, seconds):
+    time.sleep(seconds)
+    return value
+
+
+@app.task(bind=True)
+def member(self, *args):
+    request = self.request
+    return {
+        "args": list(args),
+        "in_group": request.group is not None,
+        "group_index": request.group_index,
+        "in_chord": request.chord is not None,
+    }
+
+
+@app.task(ignore_result=True)
+def quiet_double(x):
+    return x * 2
+
+
+@app.task
+def old_errback(task_id):
+    note(f"old_errback:{task_id}", "called")
