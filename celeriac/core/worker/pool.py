@@ -73,7 +73,14 @@ class _Child:
     def alive(self) -> bool:
         return self.process.exitcode is None
 
+    def _blocking(self) -> None:
+        """Waiting for the pipe through the event loop may leave it non-blocking (uvloop
+        does): a transfer larger than the pipe's buffer would then stop halfway."""
+        with contextlib.suppress(OSError):
+            os.set_blocking(self.conn.fileno(), True)
+
     def send(self, data: bytes) -> None:
+        self._blocking()
         with contextlib.suppress(OSError):  # it died first: reading the reply will tell
             self.conn.send_bytes(data)
 
@@ -85,6 +92,7 @@ class _Child:
         if soft.cancelled_caught:
             self.signal(signal.SIGUSR1)
             await anyio.wait_readable(self.conn)
+        self._blocking()  # the child is writing: the rest of its reply follows at once
         try:
             return self.conn.recv_bytes()
         except (EOFError, OSError):

@@ -119,10 +119,15 @@ def ignore_sigterm() -> int:
     return os.getpid()
 
 
+def echo_size(data: bytes) -> bytes:
+    return data + data  # twice as large back
+
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     f.__name__: f
     for f in (
         add,
+        echo_size,
         pid,
         span,
         fail,
@@ -188,6 +193,17 @@ async def test_returns_the_value() -> None:
             assert await pool.run("add", (2, 3), {}) == 5
             assert await pool.run("add", (), {"x": 1, "y": 1}) == 2
             assert await pool.run("pid", (), {}) != os.getpid()
+
+
+async def test_calls_and_replies_far_larger_than_a_pipe_buffer() -> None:
+    """The event loop may leave the pipe non-blocking (uvloop does): a large call or
+    reply must still travel whole, not hang the call or lose the child."""
+    with anyio.fail_after(LIMIT):
+        async with ProcessPool(FUNCTIONS, 1) as pool:
+            for size in (1 << 16, 1 << 20, 8 << 20):
+                data = os.urandom(size)
+                assert await pool.run("echo_size", (data,), {}) == data + data
+            assert await pool.run("add", (2, 3), {}) == 5
 
 
 async def test_raises_the_exception_with_the_childs_traceback() -> None:
