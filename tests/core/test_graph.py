@@ -3,7 +3,9 @@ on every broker."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from typing import Any
 
 import anyio
 import pytest
@@ -18,6 +20,7 @@ from celeriac.core import (
     TaskRevoked,
     Worker,
 )
+from celeriac.core.broker._redis_base import commit_calls
 from tests.brokers import every_broker_kind  # noqa: F401 (the broker_kind fixture)
 from tests.core.worker.helpers import drain
 
@@ -253,3 +256,50 @@ async def test_pipelines_may_cross_queues(app: App) -> None:
     handle = await (left.call(1) | right.call() | left.call()).enqueue()
     await drain(app, queues=["left", "right"])
     assert await handle.result(timeout=1) == 21
+
+
+@pytest.mark.parametrize("outcome", [SUCCESS, FAILURE])
+def test_a_parent_that_finishes_while_its_batch_is_still_being_sent(
+    redis_url: str, prefix: str, outcome: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large batch goes to Redis in several script calls; a worker may run a parent
+    sent by an early call before a later call links its child. The child is then freed
+    at once (to run, or to fail) instead of the batch being refused."""
+    from celeriac.core import RedisBroker
+    from celeriac.core.broker import _lua
+    from celeriac.core.result import ResultRecord
+
+    monkeypatch.setattr(_lua, "MAX_OPS_PER_CALL", 1)  # each message in a call of its own
+    app = App(RedisBroker(redis_url, prefix=prefix))
+    t = _tasks(app)
+    parent = t["add"].message(1, 2)  # type: ignore[attr-defined]
+    child = t["double"].message()  # type: ignore[attr-defined]
+    child = dataclasses.replace(child, parents=(parent.id,), pass_results="first")
+    broker: Any = app.sync_broker
+    calls = commit_calls(broker._send_plan(app._outgoing([parent, child])))
+    assert len(calls) == 2
+    broker._call(*calls[0])
+    record = ResultRecord(parent.id, outcome, value=3 if outcome == SUCCESS else None)
+    broker.store_result(parent.id, outcome, record.encode(app.codec), None)  # it ran
+    broker._call(*calls[1])
+    # freed, not waiting for ever (the parent's own message is still queued: it stands
+    # for one that ran, and runs again here)
+    assert broker.stats(child.queue).ready == 2
+    assert not broker._redis.hexists(app.broker.keys.waiting(child.queue), child.id)
+
+    async def run_it() -> None:
+        try:
+            await drain(app)
+            if outcome == SUCCESS:
+                assert await app.handle(child.id).result(timeout=5) == 6
+        finally:
+            await app.aclose()
+
+    try:
+        anyio.run(run_it)
+        # a parent from outside the batch that has finished is still refused
+        late = dataclasses.replace(t["double"].message(), parents=(parent.id,))  # type: ignore[attr-defined]
+        with pytest.raises(DependencyError, match="already finished"):
+            app.enqueue_many_sync([late])
+    finally:
+        app.close()

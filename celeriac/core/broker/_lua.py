@@ -247,6 +247,9 @@ class Commit:
         waiting = Key(self.keys.waiting(item.queue))
         parents = Key(self.keys.parents(item.queue, item.id))
         due = int(item.due * MS) if item.due else 0
+        # on a single Redis, a parent sent earlier in this batch may be in an earlier
+        # call, and may finish before this one links the child: '~' says it was sent
+        marked = [f"~{p}" if self.linked and p in self._sent else p for p in item.parents]
         self._op(
             WAIT,
             "W",
@@ -258,7 +261,7 @@ class Commit:
             item.queue,
             item.data,
             len(item.parents),
-            *item.parents,
+            *marked,
         )
         if self.linked:
             return

@@ -45,7 +45,10 @@
 --   'W' h p step due child queue data n parent1 .. parentn
 --                         a task waits for its parents: HSET KEYS[h] child
 --                         "step|due|data", SADD KEYS[p] the parents, and (single Redis)
---                         add "queue|child" to each parent's dependents set
+--                         add "queue|child" to each parent's dependents set. A parent
+--                         written "~id" was sent by an earlier call of the same batch:
+--                         if it has finished since, it is not waited for, and a child
+--                         with nothing left to wait for (or a failed parent) is freed
 --   'L' k n f1 v1 .. fn vn
 --                         XADD a dead letter with n field/value pairs to stream KEYS[k]
 --   'N' k s id            nack: append entry id's fields to the end of stream KEYS[k]
@@ -70,8 +73,8 @@
 --   <prefix>:{<q>}:parents:<child>  <prefix>:{<q>}:stream:<step>
 --   <prefix>:{<q>}:delayed  <prefix>:{<q>}:delayed:data  <prefix>:{<q>}:wake
 -- On a single Redis every 'W' is checked before anything is written: each parent must
--- be known (sent in this batch, or its result hash exists) and not finished, else an
--- error reply.
+-- be known (sent in this call or, "~id", an earlier call of the batch, or its result
+-- hash exists) and not finished, else an error reply.
 -- Returns the notices: { 'F', queue, child, parent, ok } (a child to free),
 -- { 'E', problem } (a parent refused by 'C'), { 'U', id, holder, age ms } (a unique task
 -- not sent: another instance holds its lock), { 'S', id, holder, state or '' } and
@@ -164,8 +167,9 @@ while i <= #ARGV do
   if ARGV[i] == 'W' or ARGV[i] == 'K' then linking = true end
   if ARGV[i] == 'W' and linked then
     for j = i + 9, i + 8 + tonumber(ARGV[i + 8]) do
-      local parent = ARGV[j]
-      local problem = not sent[parent] and refused(prefix .. ':result:{' .. parent .. '}', parent)
+      local parent = ARGV[j]  -- '~' marks a parent sent by an earlier call of this batch
+      local problem = not sent[parent] and string.sub(parent, 1, 1) ~= '~'
+        and refused(prefix .. ':result:{' .. parent .. '}', parent)
       if problem then return redis.error_reply('celeriac graph: ' .. problem) end
     end
   end
@@ -264,13 +268,30 @@ while i <= #ARGV do
       tonumber(ARGV[i + 5]), ARGV[i + 6])
   elseif op == 'W' then
     local child, queue = ARGV[i + 5], ARGV[i + 6]
-    redis.call('HSET', k, child, ARGV[i + 3] .. '|' .. ARGV[i + 4] .. '|' .. ARGV[i + 7])
+    local item = ARGV[i + 3] .. '|' .. ARGV[i + 4] .. '|' .. ARGV[i + 7]
+    redis.call('HSET', k, child, item)
     local parents_key = KEYS[tonumber(ARGV[i + 2])]
+    local waits, failed = false, false
     for j = i + 9, i + 8 + tonumber(ARGV[i + 8]) do
-      redis.call('SADD', parents_key, ARGV[j])
-      if linked then
-        redis.call('SADD', prefix .. ':deps:{' .. ARGV[j] .. '}', queue .. '|' .. child)
+      local parent = ARGV[j]
+      local earlier = string.sub(parent, 1, 1) == '~'
+      if earlier then parent = string.sub(parent, 2) end
+      -- a parent sent by an earlier call of this batch may have finished since
+      local state = earlier and redis.call('HGET', prefix .. ':result:{' .. parent .. '}', 's')
+      if state and FINAL[state] then
+        if state ~= 'SUCCESS' then failed = true end
+      else
+        waits = true
+        redis.call('SADD', parents_key, parent)
+        if linked then
+          redis.call('SADD', prefix .. ':deps:{' .. parent .. '}', queue .. '|' .. child)
+        end
       end
+    end
+    if failed or not waits then  -- nothing left to wait for: freed at once
+      redis.call('HDEL', k, child)
+      redis.call('DEL', parents_key)
+      promote(queue, child, item)
     end
   elseif op == 'L' then
     local n = tonumber(ARGV[i + 2])
