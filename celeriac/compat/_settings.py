@@ -44,12 +44,17 @@ HONOURED: Mapping[str, str] = {
     "celeriac_sync_concurrency": (
         "plain-function tasks a worker runs at once when worker_concurrency is unset"
     ),
+    "celeriac_worker_heartbeat": (
+        "seconds between a worker's heartbeats; a worker silent for three of them is "
+        "taken for dead and its tasks run again elsewhere (docs/delivery.md)"
+    ),
     "imports": "",
     "include": "",
     "result_backend": "results are kept with the broker (see URLs above)",
     "result_expires": "",
     "result_extended": "",
     "result_serializer": "must be task_serializer: one codec signs and encodes both (warns)",
+    "task_allow_error_cb_on_chord_header": "",
     "task_always_eager": "",
     "task_annotations": "",
     "task_create_missing_queues": "",
@@ -360,12 +365,7 @@ _TASK = [
     _s("task_time_limit", old="CELERYD_TASK_TIME_LIMIT"),
     _s("task_store_errors_even_if_ignored", False, _U, _IGNORED_ERRORS),
     _s("task_track_started", False),
-    _s(
-        "task_allow_error_cb_on_chord_header",
-        False,
-        _U,
-        "errbacks on a chord's header tasks are not supported",
-    ),
+    _s("task_allow_error_cb_on_chord_header", False),
 ]
 
 _WORKER = [
@@ -479,6 +479,7 @@ _CELERIAC = [
     _s("celeriac_signing_keys"),
     _s("celeriac_key_prefix", "celeriac"),
     _s("celeriac_sync_concurrency"),
+    _s("celeriac_worker_heartbeat", 5.0),
 ]
 
 _EVENT = [

@@ -555,6 +555,11 @@ class _chord(_Composite):
         return self._body().link(callback)
 
     def link_error(self, errback: Signature) -> Signature:
+        """The body's errback; with ``task_allow_error_cb_on_chord_header``, every
+        header task's too, as in Celery."""
+        if self.app.conf.task_allow_error_cb_on_chord_header:
+            for task in self.header.tasks:
+                task.link_error(errback.clone())
         return self._body().link_error(errback)
 
     def _body(self) -> Signature:

@@ -122,6 +122,7 @@ def make_worker(app: Celery, options: WorkerOptions) -> Worker:
         max_memory_per_child=options.max_memory_per_child or conf.worker_max_memory_per_child,
         name=name,
         strict_order=options.strict_order,
+        heartbeat=float(conf.celeriac_worker_heartbeat or 5.0),
         events=bool(events),
         beat=options.beat,
         lifespan=_signalling(name),

@@ -269,6 +269,19 @@ def test_a_failing_header_fails_the_body_with_a_chord_error_and_calls_its_errbac
     assert len(t.seen) == 2
 
 
+def test_chord_errbacks_on_the_header_when_the_setting_says(t: Tasks) -> None:
+    t.app.conf.task_allow_error_cb_on_chord_header = True
+    workflow = chord([t.add.s(1, 1), t.boom.s(2)], t.tsum.s())
+    workflow.link_error(t.on_error.s())
+    res = workflow.apply_async()
+    drain(t.app)
+    with pytest.raises(ZeroDivisionError):
+        res.get(timeout=5)
+    failed = res.parent[1]
+    called = sorted((entry[1], entry[3]) for entry in t.seen)
+    assert called == sorted([(failed.id, "ZeroDivisionError"), (res.id, "ChordError")])
+
+
 def test_a_task_after_a_failed_chord_carries_the_chord_error(t: Tasks) -> None:
     res = chain(chord([t.boom.s(1), t.add.s(1, 1)], t.tsum.s()), t.add.s(1)).apply_async()
     drain(t.app)

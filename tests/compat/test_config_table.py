@@ -9,7 +9,12 @@ from celery.app import defaults as celery_defaults
 
 from celeriac.compat._settings import HONOURED, NAMESPACES, OLD_NAMES, SETTINGS
 
-CELERIAC_OWN = {"celeriac_key_prefix", "celeriac_signing_keys", "celeriac_sync_concurrency"}
+CELERIAC_OWN = {
+    "celeriac_key_prefix",
+    "celeriac_signing_keys",
+    "celeriac_sync_concurrency",
+    "celeriac_worker_heartbeat",
+}
 
 
 def _celery_old_names(name: str) -> set[str]:
