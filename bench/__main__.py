@@ -30,6 +30,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--commands-n", type=int, help="tasks drained under MONITOR (default: min(2000, n))"
     )
+    parser.add_argument("--chord-n", type=int, help="chord header tasks (default: min(2000, n))")
+    parser.add_argument("--chain-n", type=int, help="chain steps (default: min(200, n))")
     parser.add_argument(
         "--scenarios",
         default=",".join(SCENARIOS),
@@ -99,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         sleep_n=args.sleep_n or min(2000, args.n),
         latency_n=args.latency_n or min(500, args.n),
         commands_n=args.commands_n or min(2000, args.n),
+        chord_n=args.chord_n or min(2000, args.n),
+        chain_n=args.chain_n or min(200, args.n),
         batch=args.batch,
         timeout=args.timeout,
     )

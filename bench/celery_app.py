@@ -3,7 +3,7 @@ database 0, Redis result backend in database 1, everything else Celery's default
 
 from __future__ import annotations
 
-from celery import Celery
+from celery import Celery, chain, chord
 
 from bench.celery_tasks import register
 from bench.common import CELERY_QUEUE, CELERY_RESULT_DB, redis_url
@@ -14,3 +14,4 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
 )
 noop, sleep = register(app)
+__all__ = ["app", "chain", "chord", "noop", "sleep"]

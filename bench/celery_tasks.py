@@ -11,7 +11,16 @@ from bench.common import SLEEP_SECONDS
 
 
 def register(app: Any) -> tuple[Any, Any]:
-    """Define ``bench.noop`` and ``bench.sleep`` on ``app``; returns both tasks."""
+    """Define ``bench.noop`` and ``bench.sleep`` on ``app`` (returns both), and the
+    canvas scenarios' ``bench.total`` (a chord's body) and ``bench.inc`` (a chain step)."""
+
+    @app.task(name="bench.total")
+    def total(values: list[int]) -> int:
+        return sum(values)
+
+    @app.task(name="bench.inc")
+    def inc(x: int) -> int:
+        return x + 1
 
     @app.task(name="bench.noop")
     def noop(i: int) -> int:

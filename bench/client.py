@@ -7,6 +7,9 @@ client state (connections, Celery's result subscriptions, event loops) outlives 
 * ``enqueue-many`` send N tasks in batches of ``--batch``; ``{"seconds", "sent"}``
 * ``fill``         send N tasks, quickly and untimed (the setup of drain and sleep)
 * ``latency``      N sequential round trips enqueue -> result; ``{"samples_ms"}``
+* ``chord``        one chord of N header tasks and a body, sent and waited for;
+                   ``{"seconds"}`` (Celery API systems only)
+* ``chain``        one chain of N steps, sent and waited for; ``{"seconds"}``
 
 Every action first sends ``--warmup`` tasks (connections, scripts), not timed; ``sent``
 counts them too.
@@ -85,6 +88,11 @@ def compat(args: argparse.Namespace) -> dict[str, Any]:
 
 def _celery_api(args: argparse.Namespace, module: Any) -> dict[str, Any]:
     task = module.noop if args.kind == "noop" else module.sleep
+    if args.action in ("chord", "chain"):
+        try:
+            return _canvas(args, module)
+        finally:
+            module.app.close()
 
     def one(i: int) -> None:
         task.delay(i)
@@ -100,6 +108,22 @@ def _celery_api(args: argparse.Namespace, module: Any) -> dict[str, Any]:
         return _sync_actions(args, one, many, round_trip)
     finally:
         module.app.close()
+
+
+def _canvas(args: argparse.Namespace, module: Any) -> dict[str, Any]:
+    """One workflow, timed from sending it to having its result."""
+    tasks = module.app.tasks
+    noop, total, inc = tasks["bench.noop"], tasks["bench.total"], tasks["bench.inc"]
+    _checked(noop.delay(0).get(timeout=FIRST_RESULT_TIMEOUT), 0)  # the worker is up
+    n, timeout = args.n, FIRST_RESULT_TIMEOUT + args.n * 0.01
+    start = time.perf_counter()
+    if args.action == "chord":
+        result = module.chord(noop.s(i) for i in range(n))(total.s())
+        _checked(result.get(timeout=timeout), n * (n - 1) // 2)
+    else:
+        result = module.chain(inc.s(0), *(inc.s() for _ in range(n - 1))).apply_async()
+        _checked(result.get(timeout=timeout), n)
+    return {"seconds": time.perf_counter() - start}
 
 
 def _sync_actions(
@@ -182,7 +206,8 @@ SYSTEMS = {"celeriac": celeriac, "compat": compat, "celery": celery, "streaq": s
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.client")
     parser.add_argument("system", choices=sorted(SYSTEMS))
-    parser.add_argument("action", choices=["enqueue", "enqueue-many", "fill", "latency"])
+    actions = ["enqueue", "enqueue-many", "fill", "latency", "chord", "chain"]
+    parser.add_argument("action", choices=actions)
     parser.add_argument("--n", type=int, required=True)
     parser.add_argument("--kind", choices=["noop", "sleep"], default="noop")
     parser.add_argument("--batch", type=int, default=1000)

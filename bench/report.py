@@ -158,7 +158,8 @@ def render(rows: list[Row], settings: Settings, info: list[str]) -> str:
         "",
         *info,
         f"- N: enqueue/drain {s.n:,}, sleep {s.sleep_n:,} (10 ms each), "
-        f"latency {s.latency_n:,} round trips",
+        f"latency {s.latency_n:,} round trips, chord {s.chord_n:,} header tasks, "
+        f"chain {s.chain_n:,} steps",
         "",
         *table(rows, settings),
         "",
@@ -177,6 +178,9 @@ def render(rows: list[Row], settings: Settings, info: list[str]) -> str:
         "shrinks (start-up not counted), t1 = all N results stored; tasks/s = N / (t1 - t0).",
         "- latency: worker warmed up (50 round trips), then sequential "
         "enqueue → wait-for-result round trips from the client.",
+        "- chord / chain: a warmed-up worker; one chord (no-op header tasks, a body "
+        "summing them) or one chain (steps adding one), timed from the client's send to "
+        "its result; tasks/s = tasks in the workflow / seconds.",
         '- commands: MONITOR reports each command with its source. "Sent" are the '
         "commands the worker's connections send (each a round trip unless pipelined); "
         '"run" adds those Lua scripts run inside Redis, which cost no round trip.',

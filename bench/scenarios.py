@@ -12,6 +12,10 @@ sleep    like drain, with tasks that each sleep 10 ms and workers with high conc
 commands Redis traffic per task while one worker drains N tasks (MONITOR): round trips
          (commands the worker's connections send) and commands Redis executes for it
          (those plus the ones inside Lua scripts). The probe's own commands are left out.
+chord    a warmed-up worker; the client sends one chord of C no-op header tasks and a
+         body that sums their results, and waits for it: tasks/s = (C + 1) / seconds,
+         sending included. Celery's API only (Celery and celeriac after the swap).
+chain    the same with one chain of S steps, each adding one: steps/s.
 """
 
 from __future__ import annotations
@@ -67,6 +71,8 @@ class Settings:
     batch: int
     timeout: float
     commands_n: int = 2000
+    chord_n: int = 2000
+    chain_n: int = 200
 
 
 def worker_argv(v: Variant) -> list[str]:
@@ -268,6 +274,34 @@ class Runner:
             )
         return row
 
+    # -- canvas -----------------------------------------------------------------------------
+
+    def chord(self, v: Variant) -> Row:
+        return self._workflow("chord", v, self.s.chord_n, extra=1)
+
+    def chain(self, v: Variant) -> Row:
+        return self._workflow("chain", v, self.s.chain_n, extra=0)
+
+    def _workflow(self, scenario: str, v: Variant, n: int, extra: int) -> Row:
+        row = Row(scenario, v)
+        with self.redis() as server:
+            worker = self.procs.start(
+                worker_argv(v), server.port, self.log_name(scenario, v, "worker")
+            )
+            try:
+                argv = ["-m", "bench.client", v.system, scenario, "--n", str(n)]
+                timeout = 120 + self.s.timeout + n * 0.05
+                out = self.procs.run_json(
+                    argv, server.port, self.log_name(scenario, v, "client"), timeout
+                )
+                if worker.poll() is not None:
+                    raise BenchError(f"worker exited with {worker.returncode}")
+            finally:
+                self.procs.stop(worker)
+        row.rate = (n + extra) / out["seconds"]
+        row.notes.append(f"{n:,} {'header tasks' if extra else 'steps'}")
+        return row
+
     # -- timeouts ---------------------------------------------------------------------------
 
     def client_timeout(self, n: int) -> float:
@@ -374,12 +408,16 @@ SLEEP = [
 
 COMMANDS = DRAIN
 
+CANVAS = [v for v in DRAIN if v.system in ("celery", "compat")]
+
 SCENARIOS: dict[str, list[Variant]] = {
     "enqueue": ENQUEUE,
     "drain": DRAIN,
     "latency": LATENCY,
     "sleep": SLEEP,
     "commands": COMMANDS,
+    "chord": CANVAS,
+    "chain": CANVAS,
 }
 
 
