@@ -175,11 +175,15 @@ def _linked(app: Celery, parent: TaskMessage, link: Any) -> list[TaskMessage]:
     linked: list[TaskMessage] = []
     for sig in _signatures(link):
         options = {**sig.options, "parent_id": parent.id, "root_id": parent.root_id}
+        countdown = options.pop("countdown", None)  # counts from the task's end
         task = app.tasks.get(sig.task or "")
         call = plan(app, sig.task or "", sig.args, sig.kwargs, options, task)
         pass_results = None if sig.immutable else "first"
         dependent = dataclasses.replace(
-            call.message, parents=(parent.id,), pass_results=pass_results
+            call.message,
+            parents=(parent.id,),
+            pass_results=pass_results,
+            after_delay=None if countdown is None else float(countdown),
         )
         linked += [dependent, *call.linked]
     return linked

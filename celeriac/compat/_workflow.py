@@ -176,8 +176,10 @@ class Builder:
             opts = {**task.exec_options(), **opts}
         if self.root_id is not None:
             opts.setdefault("root_id", self.root_id)
+        countdown = None
         if before.ids:
             opts["parent_id"] = before.ids[0]  # in Celery, the task before sends it
+            countdown = opts.pop("countdown", None)  # from then, as in Celery
         opts["task_id"] = opts.get("task_id") or new_id()
         if self.freezing:
             sig.options["task_id"] = opts["task_id"]
@@ -185,7 +187,10 @@ class Builder:
         message = call.message
         if before.ids:
             mode = None if sig.immutable else before.mode
-            message = dataclasses.replace(message, parents=before.ids, pass_results=mode)
+            delay = None if countdown is None else float(countdown)
+            message = dataclasses.replace(
+                message, parents=before.ids, pass_results=mode, after_delay=delay
+            )
         if self.root_id is None:
             self.root_id = message.root_id
         self.messages += [message, *call.linked]

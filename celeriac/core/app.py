@@ -274,6 +274,7 @@ class App:
                 parents=m.parents,
                 result_ttl=self.result_ttl,
                 unique=m.unique or "",
+                after_delay=m.after_delay or 0.0,
             )
             for m in messages
         ]

@@ -32,6 +32,7 @@ class TaskMessage:
     their results before its own arguments: ``"first"`` the first parent's (a pipeline),
     ``"all"`` the list of all of them, in order (a fan-in).
     ``unique``: the lock of a unique task (see ``SendOptions``), released when it ends.
+    ``after_delay``: seconds a task with parents still waits once they are done.
     """
 
     name: str
@@ -54,6 +55,7 @@ class TaskMessage:
     parents: tuple[str, ...] = ()
     pass_results: str | None = None
     unique: str | None = None
+    after_delay: float | None = None
 
     def encode(self, codec: Codec) -> bytes:
         """Serialize and sign through ``codec``."""
@@ -178,6 +180,7 @@ _CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "parents": _strings,
     "pass_results": _typed(str),
     "unique": _typed(str),
+    "after_delay": _number,
 }
 
 _OPTIONAL_FIELDS = [fld for fld in fields(TaskMessage) if fld.name not in ("id", "name")]
@@ -208,4 +211,5 @@ _DEFAULTS: dict[str, Any] = {
     "parents": (),
     "pass_results": None,
     "unique": None,
+    "after_delay": None,
 }

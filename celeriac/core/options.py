@@ -54,7 +54,8 @@ def unique_lock(
 class SendOptions:
     """Per-task defaults, overridden per call with ``task.options(...)``.
 
-    ``delay`` (seconds) and ``eta`` (datetime or POSIX seconds) postpone a call;
+    ``delay`` (seconds) and ``eta`` (datetime or POSIX seconds) postpone a call (with
+    ``after``, ``delay`` counts from the moment the tasks waited for are done);
     ``expires`` (seconds from now, or a datetime) drops it if not started in time.
     ``after``: task ids (or handles) to wait for; ``pass_results`` ``"first"`` or
     ``"all"`` hands their results to the task, before its own arguments.
@@ -104,7 +105,10 @@ class SendOptions:
     ) -> TaskMessage:
         if self.delay is not None and self.eta is not None:
             raise ConfigurationError("give either delay or eta, not both")
-        eta = to_timestamp(self.delay, relative=True) if self.delay is not None else None
+        after_delay = float(self.delay) if self.after and self.delay is not None else None
+        eta = None
+        if self.delay is not None and after_delay is None:
+            eta = to_timestamp(self.delay, relative=True)
         task_id = self.task_id or new_id()
         return TaskMessage(
             name=name,
@@ -125,4 +129,5 @@ class SendOptions:
             parents=self.after,
             pass_results=self.pass_results,
             unique=unique_lock(self.unique, name, args, kwargs) if self.unique else None,
+            after_delay=after_delay,
         )

@@ -710,6 +710,16 @@ def canvas_immutable_and_options():
 
 
 @scenario
+def canvas_countdown_in_chain():
+    """A later step's countdown counts from the end of the step before it."""
+    started = time.monotonic()
+    later = tasks.echo_after.s(0).set(countdown=1)
+    result = chain(tasks.echo_after.s(1, 0.5), later).apply_async()
+    value = result.get(timeout=10)
+    return {"value": value, "window": within(time.monotonic() - started, 1.4, 2.5)}
+
+
+@scenario
 def canvas_group():
     result = group(tasks.echo_after.s(i, 0.1 * (3 - i)) for i in range(4)).apply_async()
     waiting_at_first = result.waiting()

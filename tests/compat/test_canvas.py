@@ -143,6 +143,20 @@ def test_nested_chains_flatten_and_chains_combine(t: Tasks) -> None:
     assert (res.get(timeout=5), other.get(timeout=5), single.get(timeout=5)) == (11, 7, 2)
 
 
+def test_a_later_steps_countdown_counts_from_the_step_before(t: Tasks) -> None:
+    started = time.monotonic()
+    res = chain(t.slow_ident.s(1, 0.4), t.slow_ident.s(0).set(countdown=0.4)).apply_async()
+    later = t.add.s(1).set(countdown=0.4)
+    callback = later.freeze()
+    t.slow_ident.apply_async((2, 0.4), link=later)
+    drain(t.app)  # the first steps run; the later ones then wait out their countdowns
+    assert (res.state, callback.state) == ("PENDING", "PENDING")
+    time.sleep(0.5)
+    drain(t.app)
+    assert res.get(timeout=5) == 1 and callback.get(timeout=5) == 3
+    assert time.monotonic() - started >= 0.8  # 0.4 s of work, then 0.4 s from its end
+
+
 def test_a_step_of_an_ignore_result_task_still_hands_its_value_on(t: Tasks) -> None:
     res = chain(t.add.s(1, 2), t.quiet_double.s(), t.add.s(1)).apply_async()
     drain(t.app)

@@ -107,6 +107,31 @@ async def test_a_child_due_already_still_waits_for_its_parent(app: App) -> None:
     assert await child.result(timeout=1) == 10
 
 
+async def test_a_delay_after_parents_counts_from_when_they_are_done(app: App) -> None:
+    times: dict[str, float] = {}
+
+    @app.task
+    async def slow_parent() -> int:
+        await anyio.sleep(0.4)
+        times["parent_done"] = time.monotonic()
+        return 1
+
+    @app.task
+    async def child(value: int) -> int:
+        times["child_started"] = time.monotonic()
+        return value + 1
+
+    parent = await slow_parent.enqueue()
+    waiting = await child.options(after=parent, pass_results="first", delay=0.4).enqueue()
+    await drain(app)  # the parent ends; the child now waits its delay (burst stops)
+    assert await waiting.state() == PENDING
+    await anyio.sleep(0.5)
+    await drain(app)
+    assert await waiting.result(timeout=1) == 2
+    waited = times["child_started"] - times["parent_done"]
+    assert 0.35 <= waited < 3.0  # from the parent's end, not from sending
+
+
 async def test_a_parent_finished_among_tasks_without_children_frees_its_child(
     app: App,
 ) -> None:

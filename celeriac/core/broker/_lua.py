@@ -247,6 +247,8 @@ class Commit:
         waiting = Key(self.keys.waiting(item.queue))
         parents = Key(self.keys.parents(item.queue, item.id))
         due = int(item.due * MS) if item.due else 0
+        if item.after_delay > 0:  # negative: that long after the parents are done
+            due = -max(1, int(item.after_delay * MS))
         # on a single Redis, a parent sent earlier in this batch may be in an earlier
         # call, and may finish before this one links the child: '~' says it was sent
         marked = [f"~{p}" if self.linked and p in self._sent else p for p in item.parents]

@@ -71,8 +71,9 @@ class Outgoing:
 
     Sending also marks the task PENDING in its result record (for ``result_ttl`` seconds
     past ``due``), unless a record exists. With ``parents``, the message waits until they
-    have finished (see the graph in ``commit.lua``). With ``unique`` (a lock name), it is
-    sent only when no other task holding that lock is queued or running.
+    have finished (see the graph in ``commit.lua``), then ``after_delay`` seconds more.
+    With ``unique`` (a lock name), it is sent only when no other task holding that lock
+    is queued or running.
     """
 
     id: str
@@ -84,6 +85,7 @@ class Outgoing:
     parents: tuple[str, ...] = ()
     result_ttl: float | None = 24 * 3600.0
     unique: str = ""
+    after_delay: float = 0.0
 
 
 @dataclass(frozen=True)

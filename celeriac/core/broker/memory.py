@@ -11,6 +11,7 @@ other threads (the sync twin) and workers on an event loop can share it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import heapq
 import threading
 import time
@@ -178,7 +179,10 @@ class MemoryBroker:
             self._wakers.wake(f"r:{task_id}")
         if state in FINAL:
             for waiting in self._graph.release(task_id, state == "SUCCESS"):
-                self._place_locked(waiting.item, waiting.step)
+                item = waiting.item
+                if item.after_delay > 0:
+                    item = dataclasses.replace(item, due=time.time() + item.after_delay)
+                self._place_locked(item, waiting.step)
 
     async def send(self, items: Sequence[Outgoing]) -> dict[str, str]:
         return self.send_now(items)

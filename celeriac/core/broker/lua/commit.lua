@@ -44,7 +44,8 @@
 --                         when it is now the earliest, XADD a token to stream KEYS[w]
 --   'W' h p step due child queue data n parent1 .. parentn
 --                         a task waits for its parents: HSET KEYS[h] child
---                         "step|due|data", SADD KEYS[p] the parents, and (single Redis)
+--                         "step|due|data" (due < 0: -due ms after the parents are
+--                         done), SADD KEYS[p] the parents, and (single Redis)
 --                         add "queue|child" to each parent's dependents set. A parent
 --                         written "~id" was sent by an earlier call of the same batch:
 --                         if it has finished since, it is not waited for, and a child
@@ -199,6 +200,7 @@ end
 local function promote(queue, child, item)
   local step, due, data = string.match(item, '^(%-?%d+)|(%-?%d+)|(.*)$')
   due = tonumber(due)
+  if due < 0 then due = now() - due end  -- that many ms after the parents are done
   if due > now() then
     delay(queue_key(queue, 'delayed'), queue_key(queue, 'delayed:data'), queue_key(queue, 'wake'),
       step .. ':' .. child, due, data)
