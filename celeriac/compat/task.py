@@ -20,8 +20,15 @@ from ..core.context import current_task as core_current_task
 from ..core.errors import CeleriacError
 from ..core.message import new_id
 from ._trace import Trace
-from .canvas import Signature, chunks, xmap, xstarmap
-from .exceptions import MaxRetriesExceededError, OperationalError, Reject, Retry
+from .canvas import Signature, _chain, chunks, group, maybe_signature, xmap, xstarmap
+from .exceptions import (
+    Ignore,
+    ImproperlyConfigured,
+    MaxRetriesExceededError,
+    OperationalError,
+    Reject,
+    Retry,
+)
 from .request import Context, from_message
 
 if TYPE_CHECKING:
@@ -412,6 +419,31 @@ class Task:
     def si(self, *args: Any, **kwargs: Any) -> Signature:
         """An immutable signature: it ignores its parent's result."""
         return Signature(self, args, kwargs, immutable=True, app=self._app)
+
+    def replace(self, sig: Signature) -> Any:
+        """Replace this task, while it runs, with ``sig`` (a task, chain, group or
+        chord): ``sig`` takes this task's id, so whoever waits for this task gets its
+        result, and what waits for this task (the rest of a chain, a chord's body, link
+        callbacks) waits for it; this task's errbacks go with it. Raises ``Ignore``
+        (write ``return self.replace(sig)``); in eager mode, returns its value."""
+        if isinstance(sig, _chain) and not sig.tasks:
+            raise ImproperlyConfigured("Cannot replace with an empty chain")
+        if "chord" in sig.options:
+            raise ImproperlyConfigured("A signature replacing a task must not be part of a chord")
+        if isinstance(sig, group):  # a chord, so that one task ends with the list
+            sig = sig | self.app.tasks["celery.accumulate"].s(index=0)
+        request = self.request
+        for errback in request.errbacks or ():
+            restored = maybe_signature(errback, app=self.app)
+            if restored is not None:
+                sig.link_error(restored)
+        if request.is_eager:
+            return sig.apply().get()
+        if request.id:
+            sig.apply_async(task_id=request.id)
+        else:
+            sig.apply_async()
+        raise Ignore("Replaced by new task")
 
     def map(self, it: Iterable[Any]) -> xmap:
         """One task that calls this one on each item: ``[task(x) for x in it]``."""

@@ -720,6 +720,18 @@ def canvas_countdown_in_chain():
 
 
 @scenario
+def canvas_replace():
+    in_chain = chain(tasks.add.s(1, 1), tasks.replaced.s(), tasks.add.s(1)).apply_async()
+    direct = tasks.replaced.delay(3)
+    fanned = tasks.replaced_by_group.delay(3)
+    return {
+        "chain": [in_chain.get(timeout=10), in_chain.parent.get(timeout=10)],
+        "direct": [direct.get(timeout=10), direct.state, direct.name],
+        "group": fanned.get(timeout=10),
+    }
+
+
+@scenario
 def canvas_group():
     result = group(tasks.echo_after.s(i, 0.1 * (3 - i)) for i in range(4)).apply_async()
     waiting_at_first = result.waiting()

@@ -15,7 +15,7 @@ from celery import group as real_group
 from celeriac import chain, chord, chunks, group, signature, xmap, xstarmap
 from celeriac.canvas import Signature, _chain, _chord, maybe_signature
 from celeriac.compat.app import Celery
-from celeriac.exceptions import ChordError, TaskRevokedError
+from celeriac.exceptions import ChordError, ImproperlyConfigured, TaskRevokedError
 from celeriac.result import AsyncResult, EagerResult, GroupResult, ResultSet
 from tests.compat.conftest import drain, make_app
 
@@ -324,6 +324,56 @@ def test_groups_inside_chains(t: Tasks) -> None:
 def test_a_chord_needs_a_body(t: Tasks) -> None:
     with pytest.raises(ValueError, match="needs a body"):
         chord([t.add.s(1, 1)]).apply_async()
+
+
+# -- replacing a running task -----------------------------------------------------------
+
+
+def _replacing(t: Tasks) -> tuple[Any, Any]:
+    @t.app.task(bind=True)
+    def swap(self: Any, x: int) -> Any:
+        return self.replace(t.mul.s(x, 10))
+
+    @t.app.task(bind=True)
+    def fan(self: Any, n: int) -> Any:
+        return self.replace(group(t.add.s(i, i) for i in range(n)))
+
+    return swap, fan
+
+
+def test_a_task_replaces_itself_and_keeps_its_place(t: Tasks) -> None:
+    swap, fan = _replacing(t)
+    res = chain(t.add.s(1, 1), swap.s(), t.add.s(1)).apply_async()
+    direct = swap.apply_async((3,), link_error=t.on_error.s())
+    fanned = fan.delay(3)
+    in_chord = chord([swap.s(1), swap.s(2)], t.tsum.s()).apply_async()
+    drain(t.app)
+    assert res.get(timeout=5) == 21 and res.parent.get(timeout=5) == 20
+    assert direct.get(timeout=5) == 30 and direct.state == "SUCCESS"
+    assert fanned.get(timeout=5) == [0, 2, 4]
+    assert in_chord.get(timeout=5) == 30
+    with pytest.raises(ImproperlyConfigured, match="empty chain"):
+        swap.replace(chain())
+
+
+def test_a_replacement_inherits_the_errbacks(t: Tasks) -> None:
+    @t.app.task(bind=True)
+    def to_boom(self: Any) -> Any:
+        raise self.replace(t.boom.s(5))
+
+    res = to_boom.apply_async(link_error=t.on_error.s())
+    drain(t.app)
+    with pytest.raises(ZeroDivisionError):
+        res.get(timeout=5)
+    assert t.seen == [("errback", res.id, t.boom.name, "ZeroDivisionError", "boom (5,)")]
+
+
+def test_replace_in_eager_mode_returns_the_value(prefix: str) -> None:
+    app = make_app("memory://", prefix, task_always_eager=True)
+    swap, fan = _replacing(Tasks(app))
+    assert swap.delay(4).get() == 40
+    assert fan.delay(2).get() == [0, 2]
+    app.close()
 
 
 # -- map, starmap, chunks ---------------------------------------------------------------

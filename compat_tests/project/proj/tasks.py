@@ -2,7 +2,7 @@
 
 import time
 
-from celery import Task, shared_task
+from celery import Task, group, shared_task
 from celery.exceptions import Ignore, Reject, SoftTimeLimitExceeded
 from celery.utils.log import get_task_logger
 
@@ -274,3 +274,13 @@ def quiet_double(x):
 @app.task
 def old_errback(task_id):
     note(f"old_errback:{task_id}", "called")
+
+
+@app.task(bind=True)
+def replaced(self, x):
+    return self.replace(mul.s(x, 10))
+
+
+@app.task(bind=True)
+def replaced_by_group(self, n):
+    return self.replace(group(add.s(i, i) for i in range(n)))
