@@ -204,6 +204,27 @@ class Signature:
             merged_options,
         )
 
+    def replace(
+        self,
+        args: Sequence[Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> Signature:
+        """A copy with the arguments, keyword arguments or options given instead of
+        its own (not merged, unlike :meth:`clone`)."""
+        made = copy.deepcopy(self)
+        if args is not None:
+            made.args = tuple(args)
+        if kwargs is not None:
+            made.kwargs = dict(kwargs)
+        if options is not None:
+            made.options = dict(options)
+        return made
+
+    def __invert__(self) -> Any:
+        """``~sig``: send it and wait for its result, as in Celery."""
+        return self.apply_async().get()
+
     def set(self, immutable: bool | None = None, **options: Any) -> Signature:
         """Set send options in place (``queue``, ``countdown``...); returns itself."""
         if immutable is not None:

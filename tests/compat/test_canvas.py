@@ -513,6 +513,16 @@ def test_dict_shapes_match_celerys_and_round_trip(t: Tasks) -> None:
     assert isinstance(signature(t.add.s(1, 1).to_dict()), Signature)
 
 
+def test_replace_swaps_fields_and_invert_waits(t: Tasks) -> None:
+    sig = t.add.s(1, 2).set(queue="q1")
+    other = sig.replace(args=(5, 5), options={"countdown": 1})
+    assert (other.args, other.options, sig.args) == ((5, 5), {"countdown": 1}, (1, 2))
+    assert sig.replace(kwargs={"y": 3}).kwargs == {"y": 3}
+    t.app.conf.task_always_eager = True
+    assert ~t.add.s(2, 2) == 4
+    assert ~chain(t.add.s(1, 1), t.mul.s(3)) == 6
+
+
 def test_clone_copies_the_parts(t: Tasks) -> None:
     workflow = chain(t.add.s(1, 1), t.add.s(2))
     clone = workflow.clone()
