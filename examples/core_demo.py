@@ -54,6 +54,12 @@ def divide(x: float, y: float) -> float:
     return x / y
 
 
+@app.task
+async def total(counts: list[int]) -> int:
+    """A fan-in: receives the results of every task it waited for, in order."""
+    return sum(counts)
+
+
 def show(label: str, outcome: object) -> None:
     print(f"  {label:<42} -> {outcome}")
 
@@ -99,6 +105,18 @@ async def main() -> None:
                 show(label, repr(value))
             except ZeroDivisionError as exc:
                 show(label, f"raised {type(exc).__name__}: {exc}")
+        # a chain (each step gets the result before it) and a chord-like fan-in, kept
+        # in the broker: no worker has to stay alive for them to complete
+        # (the step before fills in x, so the type checker sees an argument missing)
+        steps = add.call(1, 2) | add.call(10) | add.call(100)  # type: ignore[call-arg]
+        pipeline = await steps.enqueue()
+        show("add(1, 2) | add(10) | add(100)  [a chain]", await pipeline.result(timeout=10))
+        texts = ["one two", "three four five", "six"]
+        parts = [word_count.message(text) for text in texts]
+        waits = total.options(after=[m.id for m in parts], pass_results="all")
+        fan_in = waits.message()  # type: ignore[call-arg]  # the parts' results fill in counts
+        *_, summed = await app.enqueue_many([*parts, fan_in])  # one batch: all or nothing
+        show("total(word_count x 3)  [a fan-in]", await summed.result(timeout=10))
         logging.getLogger("celeriac").setLevel(
             logging.WARNING
         )  # 200 lines of logs would hide the point

@@ -18,6 +18,8 @@ EXPECTED = [
     "word_count(...)  [sync task, in a thread]  -> 4",
     "flaky()  [retries twice]                   -> 'ok after 2 retries'",
     "divide(1, 0)  [fails]                      -> raised ZeroDivisionError: division by zero",
+    "add(1, 2) | add(10) | add(100)  [a chain]  -> 113",
+    "total(word_count x 3)  [a fan-in]          -> 6",
     "200 x add via enqueue_many                 -> sum 39800 in",
 ]
 
