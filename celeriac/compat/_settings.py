@@ -34,6 +34,10 @@ UNSUPPORTED: Support = "unsupported"
 #: Celery does). The one place to edit when the façade wires another setting.
 HONOURED: Mapping[str, str] = {
     "accept_content": "",
+    "beat_schedule": (
+        "run by `worker -B` on celeriac's scheduler: crontab, schedule, timedelta or "
+        "seconds; each tick is sent once however many schedulers run (docs/periodic.md)"
+    ),
     "broker_transport_options": "`master_name` names the Sentinel master (see URLs above)",
     "broker_url": "Redis or `memory://` (see URLs above)",
     "celeriac_key_prefix": "the prefix of every Redis key celeriac writes",
@@ -188,7 +192,8 @@ _EVENTS = "task events travel over celeriac's own Redis keys"
 _RESULT_CONN = "results travel on the broker's Redis connection, with its options"
 _BROKER_PARTS = "give the whole broker_url instead"
 _BEAT_LATER = (
-    "beat is not started by the worker yet: periodic tasks come with the command line (issue 8)"
+    "not used yet: `worker -B` runs beat_schedule on celeriac's scheduler, whose state is "
+    "in Redis; a standalone `celeriac beat` command is not built yet"
 )
 _RECONNECTS = "celeriac reconnects by itself, with backoff, for as long as it runs"
 _NO_REDIRECT = "a task's print() output is not redirected to the log"
@@ -463,7 +468,7 @@ _BEAT = [
     _s("beat_enable_remote_control", False, _U, "the scheduler does not answer remote control"),
     _s("beat_remote_control_max_tick_age", None, _N, "only used with beat_enable_remote_control"),
     _s("beat_max_loop_interval", 0, _U, _BEAT_LATER),
-    _s("beat_schedule", {}, _U, _BEAT_LATER),
+    _s("beat_schedule", {}),
     _s("beat_scheduler", "celery.beat:PersistentScheduler", _U, _BEAT_LATER),
     _s("beat_schedule_filename", "celerybeat-schedule", _U, _BEAT_LATER),
     _s("beat_sync_every", 0, _N, "the schedule's state is saved in Redis at every tick"),

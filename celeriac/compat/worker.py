@@ -25,6 +25,7 @@ from ..core.runtime import run
 from ..core.worker import Observer
 from . import signals, states
 from ._trace import Trace
+from .beat import install_beat_schedule
 from .exceptions import ChordError, NotRegistered, TaskRevokedError
 from .log import setup_worker_logging
 from .request import Request, from_message
@@ -110,6 +111,8 @@ def make_worker(app: Celery, options: WorkerOptions) -> Worker:
     if multiplier is None:
         multiplier = conf.worker_prefetch_multiplier
     name = nodename(options.hostname)
+    if options.beat:
+        install_beat_schedule(app)
     events = options.events if options.events is not None else conf.worker_send_task_events
     return Worker(
         app.core,

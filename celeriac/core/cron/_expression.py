@@ -124,8 +124,10 @@ class Fields:
         )
 
 
-def parse_expression(expression: str) -> tuple[Fields, bool]:
-    """The parsed fields, and whether the expression has a seconds field."""
+def parse_expression(expression: str, both_days: bool = False) -> tuple[Fields, bool]:
+    """The parsed fields, and whether the expression has a seconds field. A day must
+    match the day of month OR the day of week when both are restricted (the Vixie
+    rule), or, with ``both_days``, both of them (as Celery's ``crontab``)."""
     text = expression.strip()
     text = _NICKNAMES.get(text.lower(), text)
     if text.startswith("@"):
@@ -149,11 +151,12 @@ def parse_expression(expression: str) -> tuple[Fields, bool]:
         days=day,
         months=month,
         weekdays=frozenset(value % 7 for value in weekday),  # 7 is Sunday too
-        either_day=not (parts[3].startswith("*") or parts[5].startswith("*")),
+        either_day=not (both_days or parts[3].startswith("*") or parts[5].startswith("*")),
     )
     if not fields.either_day and not _some_day_exists(fields):
         raise Invalid(
             f"it never fires: day of month {parts[3]!r} does not occur in month {parts[4]!r}"
+            + (f" on day of week {parts[5]!r}" if both_days else "")
         )
     return fields, with_seconds
 

@@ -186,7 +186,8 @@ def _str_keyed(data: Mapping[str, Any], key: str) -> dict[str, Any]:
 
 def _schedule_to_dict(schedule: Schedule, name: str) -> dict[str, Any]:
     if isinstance(schedule, Cron):
-        return {"cron": schedule.expression, "tz": schedule.tz}
+        shape = {"cron": schedule.expression, "tz": schedule.tz}
+        return shape if schedule.days == "either" else {**shape, "days": schedule.days}
     if isinstance(schedule, Every):
         anchor_us = (schedule.anchor - _EPOCH) // _MICROSECOND
         return {"every": schedule.seconds, "anchor_us": anchor_us}
@@ -200,7 +201,10 @@ def _schedule_from_dict(raw: Any) -> Schedule:
     what = f"{_WHAT} schedule"
     data = f.as_mapping(raw, what)
     if "cron" in data:
-        return Cron(f.required_str(data, "cron", what), f.required_str(data, "tz", what))
+        days = data.get("days", "either")
+        if not isinstance(days, str):
+            raise DecodeError(f"{what} field 'days' must be a string, got {days!r}")
+        return Cron(f.required_str(data, "cron", what), f.required_str(data, "tz", what), days)
     seconds = f.optional_number(data, "every", what)
     anchor_us = f.optional(data, "anchor_us", int, what)
     if seconds is None or anchor_us is None:

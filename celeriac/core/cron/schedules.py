@@ -22,7 +22,9 @@ after ``when``, as an aware UTC datetime. Two kinds:
       with ``*``) a day fires when *either* matches, so ``0 0 1 * mon`` fires on the
       first of the month and on every Monday. When one field starts with ``*`` the
       two are combined with AND; for a plain ``*`` that means only the other field
-      restricts. (Like Vixie cron, ``*/2`` counts as starting with ``*``.)
+      restricts. (Like Vixie cron, ``*/2`` counts as starting with ``*``.) With
+      ``days="both"`` a day must match both fields, as Celery's ``crontab`` reads them:
+      ``Cron("0 0 1-7 * mon", days="both")`` is the first Monday of each month.
     - Nicknames: ``@yearly`` (``@annually``), ``@monthly``, ``@weekly``, ``@daily``
       (``@midnight``) and ``@hourly``.
     - Fields are wall-clock times in ``tz``. Across daylight saving time: a wall time
@@ -98,13 +100,16 @@ class Cron:
 
     expression: str
     tz: str = "UTC"
+    days: str = "either"  # or "both": how day of month and day of week combine
     _fields: Fields = field(init=False, repr=False, compare=False)
     _zone: ZoneInfo = field(init=False, repr=False, compare=False)
     _with_seconds: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.days not in ("either", "both"):
+            raise ConfigurationError(f"days must be 'either' or 'both', got {self.days!r}")
         try:
-            fields, with_seconds = parse_expression(self.expression)
+            fields, with_seconds = parse_expression(self.expression, self.days == "both")
         except Invalid as exc:
             raise ConfigurationError(
                 f"invalid cron expression {self.expression!r}: {exc}"
@@ -142,7 +147,8 @@ class Cron:
         )
 
     def describe(self) -> str:
-        return f"cron {self.expression!r} ({self.tz})"
+        both = ", days: both" if self.days == "both" else ""
+        return f"cron {self.expression!r} ({self.tz}{both})"
 
 
 @dataclass(frozen=True)

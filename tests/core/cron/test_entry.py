@@ -64,6 +64,7 @@ def test_bad_entries_are_refused(changes: dict[str, object], words: str) -> None
     "schedule",
     [
         Cron("0 9 * * mon-fri", "Europe/Paris"),
+        Cron("0 0 1-7 * mon", "UTC", days="both"),
         Every(0.25),
         Every(3600, datetime(2026, 3, 1, 12, 0, 0, 123457, tzinfo=UTC)),
     ],

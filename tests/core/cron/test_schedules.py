@@ -216,8 +216,22 @@ def test_equality_and_repr_leave_the_parsed_fields_out() -> None:
     assert Cron("0 * * * *", "UTC") == Cron("0 * * * *")
     assert hash(Cron("0 * * * *")) == hash(Cron("0 * * * *"))
     assert Cron("0 * * * *") != Cron("0 * * * *", "Europe/Paris")
-    assert repr(Cron("0 * * * *")) == "Cron(expression='0 * * * *', tz='UTC')"
+    assert repr(Cron("0 * * * *")) == "Cron(expression='0 * * * *', tz='UTC', days='either')"
     assert Cron("*/5 * * * *", "Europe/Paris").describe() == "cron '*/5 * * * *' (Europe/Paris)"
+    assert Cron("0 * * * *") != Cron("0 * * * *", days="both")
+
+
+def test_days_both_needs_the_day_of_month_and_of_week_to_match() -> None:
+    either = Cron("0 0 1-7 * mon")  # Vixie: the 1st to the 7th, and every Monday
+    both = Cron("0 0 1-7 * mon", days="both")  # the first Monday of the month
+    start = utc(2026, 12, 2, 12)
+    assert either.next_after(start) == utc(2026, 12, 3)
+    assert both.next_after(start) == utc(2026, 12, 7)
+    assert both.next_after(utc(2026, 12, 7)) == utc(2027, 1, 4)
+    assert both.matches(utc(2027, 1, 4)) and not both.matches(utc(2027, 1, 11))
+    assert "days: both" in both.describe()
+    with pytest.raises(ConfigurationError, match="days must be"):
+        Cron("0 0 * * *", days="any")
 
 
 def test_the_search_stops_at_the_end_of_the_calendar() -> None:

@@ -1,0 +1,113 @@
+"""Celery's ``beat_schedule`` on the core scheduler.
+
+Each entry (``task``, ``schedule``, ``args``, ``kwargs``, ``options``, ``relative``)
+becomes a core periodic entry of the same name: a ``crontab`` a ``Cron`` read as Celery
+reads it (every field must match, in the app's time zone), a ``schedule``, a number of
+seconds or a ``timedelta`` an ``Every``. The options are planned as ``apply_async``
+would plan them (routes, Celery's priority, time limits, expires counted from each
+tick), so a tick is the message a Celery beat would have sent. The core scheduler sends
+each tick exactly once, however many schedulers run, and keeps its state in Redis.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..core.cron import Cron, Every, Periodic, Schedule
+from ..core.errors import ConfigurationError
+from . import _calling
+from .config import CeleriacConfigWarning
+from .exceptions import ImproperlyConfigured
+from .schedules import crontab, schedule
+
+if TYPE_CHECKING:
+    from .app import Celery
+
+__all__ = ["core_schedule", "install_beat_schedule", "periodic_entries"]
+
+ENTRY_KEYS = frozenset({"task", "schedule", "args", "kwargs", "options", "relative"})
+DOCS = "docs/periodic.md"
+
+
+def core_schedule(app: Celery, name: str, value: Any) -> Schedule:
+    """The core schedule of a ``beat_schedule`` entry's ``schedule``."""
+    if isinstance(value, crontab):
+        return Cron(value.expression, str(app.conf.timezone or "UTC"), days="both")
+    if isinstance(value, schedule):
+        return Every(value.seconds)
+    if isinstance(value, dt.timedelta):
+        return Every(value.total_seconds())
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return Every(float(value))
+    raise ImproperlyConfigured(
+        f"beat_schedule entry {name!r}: {value!r} is not a schedule (a crontab, a "
+        f"schedule, a timedelta or a number of seconds; {DOCS})"
+    )
+
+
+def periodic_entries(app: Celery) -> list[Periodic]:
+    """The core entries of ``app.conf.beat_schedule``; a malformed entry is an
+    ``ImproperlyConfigured`` naming it."""
+    entries = []
+    for name, raw in dict(app.conf.beat_schedule or {}).items():
+        if not isinstance(raw, Mapping) or "task" not in raw or "schedule" not in raw:
+            raise ImproperlyConfigured(
+                f"beat_schedule entry {name!r} must be a dict with 'task' and 'schedule' ({DOCS})"
+            )
+        unknown = sorted(set(raw) - ENTRY_KEYS)
+        if unknown:
+            warnings.warn(
+                f"beat_schedule entry {name!r}: unknown key(s) {', '.join(unknown)} ignored",
+                CeleriacConfigWarning,
+                stacklevel=3,
+            )
+        entries.append(_entry(app, str(name), raw))
+    return entries
+
+
+def _entry(app: Celery, name: str, raw: Mapping[str, Any]) -> Periodic:
+    task_name = str(raw["task"])
+    args = tuple(raw.get("args") or ())
+    kwargs = dict(raw.get("kwargs") or {})
+    options = dict(raw.get("options") or {})
+    task = app.tasks.get(task_name)
+    if task is not None:
+        options = {**task.exec_options(), **options}
+    expires = options.pop("expires", None)  # per tick, from when it is sent
+    planned = _calling.plan(app, task_name, args, kwargs, options, task).message
+    send: dict[str, Any] = {
+        "queue": planned.queue,
+        "priority": planned.priority,
+        "timeout": planned.timeout,
+        "soft_timeout": planned.soft_timeout,
+        "ignore_result": planned.ignore_result,
+        "headers": dict(planned.headers),
+        "max_retries": None,  # the task's retry() decides, as for every Celery call
+    }
+    if isinstance(expires, dt.timedelta):
+        expires = expires.total_seconds()
+    if expires is not None:
+        send["expires"] = expires
+    try:
+        return Periodic(
+            task_name,
+            core_schedule(app, name, raw["schedule"]),
+            args,
+            kwargs,
+            {k: v for k, v in send.items() if v is not None or k == "max_retries"},
+            name=name,
+        )
+    except ConfigurationError as exc:
+        raise ImproperlyConfigured(f"beat_schedule entry {name!r}: {exc}") from exc
+
+
+def install_beat_schedule(app: Celery) -> list[Periodic]:
+    """Declare ``beat_schedule``'s entries on the app's core, for the scheduler that runs
+    in this process (``worker -B`` or ``beat``)."""
+    entries = periodic_entries(app)
+    for entry in entries:
+        app.core.add_periodic(entry)
+    return entries
