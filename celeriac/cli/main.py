@@ -12,6 +12,7 @@ import click
 from .. import __version__
 from ..compat.app import Celery, set_command_line
 from ._app import find_app
+from .beat import beat
 from .worker import worker
 
 __all__ = ["cli", "main", "run_with_app"]
@@ -69,4 +70,5 @@ def main() -> None:
 
 
 cli.add_command(worker)
+cli.add_command(beat)
 set_command_line(run_with_app)

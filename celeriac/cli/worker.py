@@ -10,7 +10,7 @@ from ..compat.app import Celery
 from ..compat.worker import WorkerOptions, run_worker
 from ..core.errors import ConfigurationError
 
-__all__ = ["worker"]
+__all__ = ["LEVELS", "worker", "write_pidfile"]
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", "FATAL")
 
@@ -50,7 +50,7 @@ def worker(ctx: click.Context, /, **kw: Any) -> None:
     if level not in LEVELS:
         raise click.BadParameter(f"{kw['loglevel']!r} is not one of {', '.join(LEVELS)}")
     if kw["pidfile"]:
-        _write_pidfile(kw["pidfile"])
+        write_pidfile(kw["pidfile"])
     options = WorkerOptions(
         queues=_csv(kw["queues"]) or None,
         exclude_queues=_csv(kw["exclude_queues"]),
@@ -73,7 +73,7 @@ def worker(ctx: click.Context, /, **kw: Any) -> None:
         raise click.UsageError(str(exc)) from exc
 
 
-def _write_pidfile(path: str) -> None:
+def write_pidfile(path: str) -> None:
     import os
 
     with open(path, "w") as out:

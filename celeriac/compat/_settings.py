@@ -34,8 +34,12 @@ UNSUPPORTED: Support = "unsupported"
 #: Celery does). The one place to edit when the façade wires another setting.
 HONOURED: Mapping[str, str] = {
     "accept_content": "",
+    "beat_max_loop_interval": (
+        "the longest sleep between `celeriac beat`'s passes (default 5 s; `--max-interval`)"
+    ),
     "beat_schedule": (
-        "run by `worker -B` on celeriac's scheduler: crontab, schedule, timedelta or "
+        "run by `celeriac beat` or `worker -B` on celeriac's scheduler: crontab, schedule, "
+        "timedelta or "
         "seconds; each tick is sent once however many schedulers run (docs/periodic.md)"
     ),
     "broker_transport_options": "`master_name` names the Sentinel master (see URLs above)",
@@ -192,8 +196,8 @@ _EVENTS = "task events travel over celeriac's own Redis keys"
 _RESULT_CONN = "results travel on the broker's Redis connection, with its options"
 _BROKER_PARTS = "give the whole broker_url instead"
 _BEAT_LATER = (
-    "not used yet: `worker -B` runs beat_schedule on celeriac's scheduler, whose state is "
-    "in Redis; a standalone `celeriac beat` command is not built yet"
+    "celeriac's scheduler keeps its state in Redis and sends each tick once, however many "
+    "run (docs/periodic.md)"
 )
 _RECONNECTS = "celeriac reconnects by itself, with backoff, for as long as it runs"
 _NO_REDIRECT = "a task's print() output is not redirected to the log"
@@ -467,7 +471,7 @@ _WORKER = [
 _BEAT = [
     _s("beat_enable_remote_control", False, _U, "the scheduler does not answer remote control"),
     _s("beat_remote_control_max_tick_age", None, _N, "only used with beat_enable_remote_control"),
-    _s("beat_max_loop_interval", 0, _U, _BEAT_LATER),
+    _s("beat_max_loop_interval", 0),
     _s("beat_schedule", {}),
     _s("beat_scheduler", "celery.beat:PersistentScheduler", _U, _BEAT_LATER),
     _s("beat_schedule_filename", "celerybeat-schedule", _U, _BEAT_LATER),

@@ -12,21 +12,27 @@ each tick exactly once, however many schedulers run, and keeps its state in Redi
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import signal
 import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..core.cron import Cron, Every, Periodic, Schedule
+import anyio
+
+from ..core.cron import DEFAULT_MAX_INTERVAL, Cron, Every, Periodic, Schedule, Scheduler
 from ..core.errors import ConfigurationError
-from . import _calling
+from ..core.runtime import run
+from . import _calling, signals
 from .config import CeleriacConfigWarning
 from .exceptions import ImproperlyConfigured
+from .log import setup_worker_logging
 from .schedules import crontab, schedule
 
 if TYPE_CHECKING:
     from .app import Celery
 
-__all__ = ["core_schedule", "install_beat_schedule", "periodic_entries"]
+__all__ = ["core_schedule", "install_beat_schedule", "periodic_entries", "run_beat"]
 
 ENTRY_KEYS = frozenset({"task", "schedule", "args", "kwargs", "options", "relative"})
 DOCS = "docs/periodic.md"
@@ -111,3 +117,69 @@ def install_beat_schedule(app: Celery) -> list[Periodic]:
     for entry in entries:
         app.core.add_periodic(entry)
     return entries
+
+
+logger = logging.getLogger("celeriac.beat")
+
+BANNER = """\
+celeriac beat v{version} is starting.
+__    -    ... __   -        _
+LocalTime -> {now}
+Configuration ->
+    . broker -> {broker}
+    . scheduler -> celeriac's (state in Redis, each tick sent once)
+    . timezone -> {timezone}
+    . logfile -> {logfile}@%{loglevel}
+    . maxinterval -> {max_interval:.2f} seconds ({max_interval}s)
+"""
+
+
+def run_beat(
+    app: Celery,
+    loglevel: str = "WARNING",
+    logfile: str | None = None,
+    max_interval: float | None = None,
+) -> None:
+    """Run the scheduler alone (``celeriac beat``) until SIGTERM or SIGINT. Any number
+    may run, beside workers started with ``-B`` too: each tick is sent once."""
+    from .. import __version__
+
+    app.import_default_modules()
+    entries = install_beat_schedule(app)
+    interval = float(max_interval or app.conf.beat_max_loop_interval or DEFAULT_MAX_INTERVAL)
+    setup_worker_logging(
+        loglevel,
+        logfile,
+        fmt=app.conf.worker_log_format,
+        colorize=bool(app.conf.worker_log_color),
+        hijack_root=bool(app.conf.worker_hijack_root_logger),
+    )
+    print(
+        BANNER.format(
+            version=__version__,
+            now=dt.datetime.now().replace(microsecond=0),
+            broker=app.core.broker,
+            timezone=app.conf.timezone or "UTC",
+            logfile=logfile or "[stderr]",
+            loglevel=loglevel.upper(),
+            max_interval=interval,
+        ),
+        flush=True,
+    )
+    scheduler = Scheduler(app.core, max_interval=interval)
+    signals.beat_init.send(sender=scheduler)
+    logger.info("beat: %d periodic task(s) in beat_schedule", len(entries))
+    run(_serve, app, scheduler)
+
+
+async def _serve(app: Celery, scheduler: Scheduler) -> None:
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(scheduler.run)
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as received:
+                async for signum in received:
+                    logger.info("beat: Shutting down (%s).", signal.Signals(signum).name)
+                    tg.cancel_scope.cancel()
+                    break
+    finally:
+        await app.core.aclose()
