@@ -18,7 +18,9 @@ import click
 
 from ..compat.app import Celery
 
-__all__ = ["find_app"]
+__all__ = ["LEVELS", "command_app", "find_app", "log_level", "write_pidfile"]
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", "FATAL")
 
 
 class AppNotFound(click.UsageError):
@@ -80,3 +82,24 @@ def find_app(name: str) -> Celery:
         f"Unable to load celery application.\nModule {name!r} has no celeriac app "
         "(a Celery(...) instance named app or celery, or in its celery module)."
     )
+
+
+def command_app(ctx: Any, command: str) -> Celery:
+    """The app ``-A`` chose, which ``command`` needs."""
+    app: Celery | None = (ctx.obj or {}).get("app")
+    if app is None:
+        raise click.UsageError(f"{command} needs an app: celeriac -A proj {command}")
+    return app
+
+
+def log_level(value: str) -> str:
+    """A ``--loglevel`` value, upper-cased; a usage error when it is not a level."""
+    level = str(value).upper()
+    if level not in LEVELS:
+        raise click.BadParameter(f"{value!r} is not one of {', '.join(LEVELS)}")
+    return level
+
+
+def write_pidfile(path: str) -> None:
+    with open(path, "w") as out:
+        out.write(f"{os.getpid()}\n")

@@ -8,10 +8,9 @@ from typing import Any
 
 import click
 
-from ..compat.app import Celery
 from ..compat.beat import run_beat
 from ..core.errors import ConfigurationError
-from .worker import LEVELS, write_pidfile
+from ._app import command_app, log_level, write_pidfile
 
 __all__ = ["beat"]
 
@@ -27,12 +26,8 @@ __all__ = ["beat"]
 @click.pass_context
 def beat(ctx: click.Context, /, **kw: Any) -> None:
     """Start the periodic task scheduler (beat)."""
-    app: Celery | None = (ctx.obj or {}).get("app")
-    if app is None:
-        raise click.UsageError("beat needs an app: celeriac -A proj beat")
-    level = str(kw["loglevel"]).upper()
-    if level not in LEVELS:
-        raise click.BadParameter(f"{kw['loglevel']!r} is not one of {', '.join(LEVELS)}")
+    app = command_app(ctx, "beat")
+    level = log_level(kw["loglevel"])
     if kw["detach"]:
         raise click.UsageError(
             "--detach is not supported: run celeriac beat under systemd, supervisord or "

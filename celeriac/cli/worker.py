@@ -6,13 +6,11 @@ from typing import Any
 
 import click
 
-from ..compat.app import Celery
 from ..compat.worker import WorkerOptions, run_worker
 from ..core.errors import ConfigurationError
+from ._app import command_app, log_level, write_pidfile
 
-__all__ = ["LEVELS", "worker", "write_pidfile"]
-
-LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", "FATAL")
+__all__ = ["worker"]
 
 
 def _csv(value: str | None) -> list[str]:
@@ -43,12 +41,8 @@ def _csv(value: str | None) -> list[str]:
 @click.pass_context
 def worker(ctx: click.Context, /, **kw: Any) -> None:
     """Start a worker."""
-    app: Celery | None = (ctx.obj or {}).get("app")
-    if app is None:
-        raise click.UsageError("worker needs an app: celeriac -A proj worker")
-    level = str(kw["loglevel"]).upper()
-    if level not in LEVELS:
-        raise click.BadParameter(f"{kw['loglevel']!r} is not one of {', '.join(LEVELS)}")
+    app = command_app(ctx, "worker")
+    level = log_level(kw["loglevel"])
     if kw["pidfile"]:
         write_pidfile(kw["pidfile"])
     options = WorkerOptions(
@@ -71,10 +65,3 @@ def worker(ctx: click.Context, /, **kw: Any) -> None:
         run_worker(app, options)
     except ConfigurationError as exc:
         raise click.UsageError(str(exc)) from exc
-
-
-def write_pidfile(path: str) -> None:
-    import os
-
-    with open(path, "w") as out:
-        out.write(f"{os.getpid()}\n")
