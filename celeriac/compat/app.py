@@ -590,6 +590,13 @@ class Celery:
     ) -> AsyncResult:
         return AsyncResult(id, backend, task_name, app=self, parent=parent)
 
+    def bugreport(self) -> str:
+        """Versions, platform and settings (secrets hidden), as ``celeriac report``
+        prints them for a bug report."""
+        from ._report import bugreport
+
+        return bugreport(self)
+
     def store_state(self, task_id: str, state: str, meta: Any, name: str | None = None) -> None:
         """Store an intermediate state (``update_state``)."""
         if not self.results_enabled:
