@@ -13,7 +13,7 @@ from .. import __version__
 from ..compat.app import Celery, set_command_line
 from ._app import find_app
 from .beat import beat
-from .tools import call, report, result
+from .tools import call, purge, report, result
 from .worker import worker
 
 __all__ = ["cli", "main", "run_with_app"]
@@ -72,6 +72,6 @@ def main() -> None:
 
 cli.add_command(worker)
 cli.add_command(beat)
-for command in (call, result, report):
+for command in (call, result, purge, report):
     cli.add_command(command)
 set_command_line(run_with_app)

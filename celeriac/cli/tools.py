@@ -1,5 +1,5 @@
-"""``celeriac call``, ``celeriac result`` and ``celeriac report``, as Celery's: send a
-task by name, wait for and print a result, print what a bug report needs."""
+"""``celeriac call``, ``result``, ``purge`` and ``report``, as Celery's: send a task by
+name, wait for and print a result, empty queues, print what a bug report needs."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import click
 from ..core.errors import CeleriacError
 from ._app import command_app
 
-__all__ = ["call", "report", "result"]
+__all__ = ["call", "purge", "report", "result"]
 
 
 def _json(value: str | None, what: str, kind: type) -> Any:
@@ -93,3 +93,48 @@ def report(ctx: click.Context, /) -> None:
     """Print what a bug report needs: versions, platform, settings (secrets hidden)."""
     app = command_app(ctx, "report")
     click.echo(app.bugreport())
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{word}{'' if count == 1 else 's'}"
+
+
+def _csv(value: str | None) -> set[str]:
+    return {part.strip() for part in (value or "").split(",") if part.strip()}
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-f", "--force", is_flag=True, help="Don't prompt for verification.")
+@click.option("-Q", "--queues", help="Comma-separated queues to purge (default: all known).")
+@click.option("-X", "--exclude-queues", help="Comma-separated queues not to purge.")
+@click.pass_context
+def purge(
+    ctx: click.Context, /, force: bool, queues: str | None, exclude_queues: str | None
+) -> None:
+    """Erase the tasks waiting in the known task queues (those not yet taken by a
+    worker, and delayed ones). There is no undo."""
+    app = command_app(ctx, "purge")
+    names = sorted((_csv(queues) or set(app.known_queues())) - _csv(exclude_queues))
+    if not names:
+        return
+    headline = _plural(len(names), "queue")
+    if not force:
+        click.confirm(
+            f"{click.style('WARNING', fg='red')}: This will remove all tasks from "
+            f"{len(names)} {headline}: {', '.join(names)}.\n"
+            "         There is no undo for this operation!\n\n"
+            "(to skip this prompt use the -f option)\n"
+            "Are you sure you want to delete all tasks?",
+            abort=True,
+        )
+    try:
+        removed = app.control.purge(queues=names)
+    except CeleriacError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if removed:
+        click.echo(
+            f"Purged {removed} {_plural(removed, 'message')} from {len(names)} known task "
+            f"{headline}."
+        )
+    else:
+        click.echo(f"No messages purged from {len(names)} {headline}.")

@@ -113,6 +113,25 @@ class Control:
 
         run_coroutine(revoke())
 
+    def purge(self, connection: Any = None, queues: Iterable[str] | None = None) -> int:
+        """Remove the tasks waiting in the app's known queues (or ``queues``): those not
+        yet taken by a worker, and delayed ones (countdown, eta). Returns how many."""
+        from ._eager import run_coroutine
+
+        names = sorted(set(queues if queues is not None else self.app.known_queues()))
+        core = self.app.core
+
+        async def purge() -> int:
+            try:
+                return sum([await core.broker.purge(name) for name in names])
+            finally:
+                await core.aclose()
+
+        removed: int = run_coroutine(purge())
+        return removed
+
+    discard_all = purge
+
 
 class Celery:
     """A Celery app: ``Celery('proj', broker='redis://...', backend='redis://...')``."""
@@ -374,6 +393,20 @@ class Celery:
                 bool(conf.task_create_missing_queues),
             )
         return self._router
+
+    def known_queues(self) -> list[str]:
+        """The queues this app knows of: the default one, ``task_queues``, and those
+        ``task_routes`` names in its dicts."""
+        conf = self.conf
+        names = [conf.task_default_queue, *(_queue_names(conf.task_queues) or ())]
+        routes = conf.task_routes
+        for route in routes if isinstance(routes, list | tuple) else [routes]:
+            if isinstance(route, Mapping):
+                for target in route.values():
+                    queue = target.get("queue") if isinstance(target, Mapping) else target
+                    if isinstance(queue, str):
+                        names.append(queue)
+        return list(dict.fromkeys(names))
 
     # -- tasks --------------------------------------------------------------------------
 

@@ -66,3 +66,26 @@ def test_report_shows_versions_and_settings_without_secrets(prefix: str) -> None
     assert "task_default_queue: 'jobs'" in text
     assert "secret" not in text and "********" in text
     assert app.bugreport() + "\n" == text
+
+
+def test_purge_asks_first_then_empties_the_known_queues(redis_url: str, prefix: str) -> None:
+    app = make_app(redis_url, prefix, task_routes={"tests.routed": {"queue": "special"}})
+    assert app.known_queues() == ["celery", "special"]
+    for _ in range(3):
+        app.send_task("tests.add", (1, 1))
+    app.send_task("tests.routed", countdown=60)
+    app.send_task("tests.elsewhere", queue="unknown-to-the-app")
+    refused = CliRunner().invoke(cli, ["purge"], obj={"app": app}, input="n\n")
+    assert refused.exit_code == 1 and "There is no undo" in refused.output
+    assert "2 queues: celery, special" in refused.output
+    assert app.core.sync_broker.stats("celery").ready == 3  # nothing removed
+    done = _invoke(app, "purge", "-f")
+    assert done.exit_code == 0
+    assert done.output == "Purged 4 messages from 2 known task queues.\n"
+    again = _invoke(app, "purge", "-f", "-Q", "celery,unknown-to-the-app", "-X", "celery")
+    assert again.output == "Purged 1 message from 1 known task queue.\n"
+    empty = _invoke(app, "purge", "-f")
+    assert empty.output == "No messages purged from 2 queues.\n"
+    app.send_task("tests.add", (1, 1))
+    assert app.control.purge() == 1 and app.control.discard_all() == 0
+    app.close()

@@ -34,7 +34,17 @@ class Script:
 
 SCRIPTS = {
     name: Script.load(name)
-    for name in ("fetch", "commit", "requeue", "heartbeat", "reclaim", "worker", "revoke", "cron")
+    for name in (
+        "fetch",
+        "commit",
+        "requeue",
+        "heartbeat",
+        "reclaim",
+        "worker",
+        "revoke",
+        "cron",
+        "purge",
+    )
 }
 
 

@@ -266,6 +266,11 @@ class Broker(Protocol):
     async def requeue_dead(self, queue: str, ids: Sequence[str] | None = None) -> int:
         """Put dead letters (all, or those ids) back on their queue; returns how many."""
 
+    async def purge(self, queue: str) -> int:
+        """Remove the messages of ``queue`` waiting to be fetched, and its delayed ones;
+        not those a worker holds, waiting for parents, or dead-lettered. Returns how
+        many were removed."""
+
     async def store_result(self, task_id: str, state: str, data: bytes, ttl: float | None) -> None:
         """Store a result outside a completion (a STARTED state, say) and announce it."""
 

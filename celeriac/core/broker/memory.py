@@ -422,6 +422,19 @@ class MemoryBroker:
         with self._lock:
             return _memory_inspect.inspect_task(self, task_id)
 
+    async def purge(self, queue: str) -> int:
+        with self._lock:
+            removed = 0
+            for (name, _), stream in self._streams.items():
+                if name != queue:
+                    continue
+                waiting = [tag for tag in stream.entries if tag not in stream.pending]
+                for tag in waiting:
+                    del stream.entries[tag]
+                removed += len(waiting)
+            delayed = self._delayed.pop(queue, None)
+            return removed + (len(delayed.members) if delayed is not None else 0)
+
     async def stats(self, queue: str) -> QueueStats:
         return self.stats_now(queue)
 

@@ -97,6 +97,13 @@ class RedisBroker(AsyncRedisBase):
         (moved,) = await self._run([("requeue", keys, args)])
         return int(moved)
 
+    async def purge(self, queue: str) -> int:
+        steps = self.priority_steps.steps
+        keys = [self.keys.delayed(queue), self.keys.delayed_data(queue)]
+        keys += [self.keys.stream(queue, step) for step in steps]
+        (removed,) = await self._run([("purge", keys, [GROUP])])
+        return int(removed)
+
     async def store_result(self, task_id: str, state: str, data: bytes, ttl: float | None) -> None:
         await self._apply(self._result_plan(task_id, state, data, ttl))
 

@@ -328,6 +328,32 @@ async def test_dead_letter_and_requeue_all(broker: Broker) -> None:
     assert await broker.requeue_dead(Q) == 0
 
 
+async def test_purge_removes_waiting_and_delayed_messages_not_held_ones(broker: Broker) -> None:
+    await broker.send(
+        [out(b"held", priority=9), out(b"one", priority=6), out(b"two"), out(b"other", queue="q2")]
+    )
+    await broker.send([out(b"later", due=time.time() + 60)])
+    held = await fetch_one(broker)
+    assert held.data == b"held"
+    assert await broker.purge(Q) == 3  # one, two and the delayed one
+    assert await broker.stats(Q) == QueueStats(ready=0, in_flight=1, delayed=0, dead=0)
+    assert await broker.stats("q2") == QueueStats(ready=1, in_flight=0, delayed=0, dead=0)
+    await broker.finish([Completion(held, "held-id", b"R", None, state="SUCCESS")])
+    assert await broker.stats(Q) == QueueStats(ready=0, in_flight=0, delayed=0, dead=0)
+    await broker.send([out(b"after")])  # the queue works on
+    assert datas(await fetch_now(broker)) == [b"after"]
+    assert await broker.purge(Q) == 0
+    assert await broker.purge("never-used") == 0
+
+
+async def test_purge_of_a_queue_no_worker_read_yet(broker: Broker) -> None:
+    await broker.send([out(b"a", queue="fresh"), out(b"b", queue="fresh", priority=9)])
+    assert await broker.purge("fresh") == 2
+    assert (await broker.stats("fresh")).ready == 0
+    await broker.send([out(b"c", queue="fresh")])
+    assert datas(await fetch_now(broker, queues=["fresh"])) == [b"c"]
+
+
 async def test_requeue_dead_by_ids(broker: Broker) -> None:
     await broker.send([out(b"one"), out(b"two"), out(b"three")])
     for delivery in await fetch_now(broker):
