@@ -52,3 +52,38 @@ def test_demo_prints_every_result(on: str, redis_server: RedisServer) -> None:
             assert client.dbsize() == 0
         finally:
             client.close()
+
+
+CELERY_STYLE = [
+    "add.delay(2, 3)                              -> 5",
+    "word_count.delay(...)  [routed to 'text']    -> 4",
+    "flaky.delay()  [retries twice]               -> 'ok after 2 retries'",
+    "divide.delay(1, 0)  [fails]                  -> raised ZeroDivisionError: division by zero",
+    "chain: add(2, 2) | mul(10) | add(1)          -> 41",
+    "group: add(i, i) for i in range(5)           -> [0, 2, 4, 6, 8]",
+    "chord: word counts, then their sum           -> 8",
+    "beat: 'heartbeat' every second               -> 2 ticks so far",
+]
+
+
+@pytest.mark.parametrize("on", ["memory", "redis"])
+def test_celeriac_demo_runs_the_sample_project(on: str, redis_server: RedisServer) -> None:
+    """What scripts/demo runs: the Celery-style project with a worker and beat."""
+    env = {k: v for k, v in os.environ.items() if k != "CELERIAC_BROKER_URL"}
+    url = redis_server.url.replace("/0", "/4") if on == "redis" else None
+    if url:
+        env["CELERIAC_BROKER_URL"] = url
+    done = subprocess.run(
+        [sys.executable, "-m", "celeriac", "demo"],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    for line in CELERY_STYLE:
+        assert line in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+    if url:
+        client = redis.Redis.from_url(url)
+        try:
+            assert client.dbsize() == 0  # nothing left behind
+        finally:
+            client.close()

@@ -13,6 +13,7 @@ from .. import __version__
 from ..compat.app import Celery, set_command_line
 from ._app import find_app
 from .beat import beat
+from .demo import demo
 from .tools import call, purge, report, result
 from .worker import worker
 
@@ -72,6 +73,6 @@ def main() -> None:
 
 cli.add_command(worker)
 cli.add_command(beat)
-for command in (call, result, purge, report):
+for command in (call, result, purge, report, demo):
     cli.add_command(command)
 set_command_line(run_with_app)

@@ -11,6 +11,7 @@ take in, as Celery reads it.
 """
 
 from __future__ import annotations
+import __future__
 
 import functools
 import importlib
@@ -119,8 +120,9 @@ def _items(obj: Any) -> dict[str, Any]:
 
 def _is_code(value: Any) -> bool:
     """Modules, classes and functions: what a config module imports or defines to build
-    its settings, not settings (unless a setting's name says so: routers, schedulers)."""
-    return isinstance(value, (ModuleType, type)) or callable(value)
+    its settings, not settings (unless a setting's name says so: routers, schedulers);
+    and ``from __future__ import annotations``, which leaves a name in the module."""
+    return isinstance(value, (ModuleType, type, __future__._Feature)) or callable(value)
 
 
 def _plain(items: Mapping[str, Any]) -> dict[str, Any]:

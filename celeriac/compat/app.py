@@ -17,7 +17,7 @@ import warnings
 import weakref
 import zoneinfo
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, overload
 
 from ..core import App as CoreApp
 from ..core.errors import BrokerError, ConfigurationError
@@ -722,6 +722,14 @@ def make_task(
     task.__wrapped__ = fun  # type: ignore[attr-defined]
     task.__module__ = fun.__module__
     return task
+
+
+@overload
+def shared_task(fun: Callable[..., Any], /) -> TaskBase: ...
+
+
+@overload
+def shared_task(**options: Any) -> Callable[[Callable[..., Any]], TaskBase]: ...
 
 
 def shared_task(*args: Any, **options: Any) -> Any:

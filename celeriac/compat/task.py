@@ -99,6 +99,12 @@ class Task:
     def app(self, app: Celery) -> None:
         self._app = app
 
+    @property
+    def _pinned_app(self) -> Celery | None:
+        """The app a signature of this task keeps: none for a shared task (it follows
+        the current app, as the task does)."""
+        return None if self._shared else self._app
+
     def bind(self, app: Celery) -> Task:
         self._app = app
         return self
@@ -408,17 +414,17 @@ class Task:
         kwargs = starkwargs.pop("kwargs", None)
         immutable = starkwargs.pop("immutable", False)
         options.update(starkwargs)
-        return Signature(self, args, kwargs, options, immutable=immutable, app=self._app)
+        return Signature(self, args, kwargs, options, immutable=immutable, app=self._pinned_app)
 
     subtask = signature
 
     def s(self, *args: Any, **kwargs: Any) -> Signature:
         """A signature with these arguments (partial: more may come first later)."""
-        return Signature(self, args, kwargs, app=self._app)
+        return Signature(self, args, kwargs, app=self._pinned_app)
 
     def si(self, *args: Any, **kwargs: Any) -> Signature:
         """An immutable signature: it ignores its parent's result."""
-        return Signature(self, args, kwargs, immutable=True, app=self._app)
+        return Signature(self, args, kwargs, immutable=True, app=self._pinned_app)
 
     def replace(self, sig: Signature) -> Any:
         """Replace this task, while it runs, with ``sig`` (a task, chain, group or
@@ -447,15 +453,15 @@ class Task:
 
     def map(self, it: Iterable[Any]) -> xmap:
         """One task that calls this one on each item: ``[task(x) for x in it]``."""
-        return xmap(self.s(), it, app=self._app)
+        return xmap(self.s(), it, app=self._pinned_app)
 
     def starmap(self, it: Iterable[Any]) -> xstarmap:
         """One task that calls this one on each item's arguments: ``[task(*x) ...]``."""
-        return xstarmap(self.s(), it, app=self._app)
+        return xstarmap(self.s(), it, app=self._pinned_app)
 
     def chunks(self, it: Iterable[Any], n: int) -> chunks:
         """The items' argument tuples in parts of ``n``, a task per part, as a group."""
-        return chunks(self.s(), it, n, app=self._app)
+        return chunks(self.s(), it, n, app=self._pinned_app)
 
 
 def _raise_outcome(trace: Trace, exc: Exception) -> NoReturn:

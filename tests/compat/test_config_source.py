@@ -328,3 +328,17 @@ def test_an_unset_envvar_raises_as_in_celery_unless_silent(
     assert load_envvar("PROJ_CONFIG", silent=True) == {}
     monkeypatch.setenv("PROJ_CONFIG", "no_such_config_module_xyz")
     assert load_envvar("PROJ_CONFIG", silent=True) == {}
+
+
+def test_a_future_import_is_not_taken_for_a_setting(make_module: MakeModule) -> None:
+    name = make_module(
+        """
+        from __future__ import annotations
+
+        task_default_queue = "jobs"
+        """
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CeleriacConfigWarning)
+        settings = load_source(name)
+    assert settings == {"task_default_queue": "jobs"}
