@@ -529,3 +529,18 @@ def test_clone_copies_the_parts(t: Tasks) -> None:
     clone.tasks[0].set(queue="elsewhere")
     assert "queue" not in workflow.tasks[0].options
     assert repr(workflow) == f"{t.add.name}(1, 1) | {t.add.name}(2)"
+
+
+def test_signatures_of_shared_tasks_follow_the_current_app(prefix: str) -> None:
+    from celeriac import shared_task
+
+    @shared_task
+    def early(x: int) -> int:  # made before the project's app exists
+        return x + 1
+
+    app = make_app("memory://", prefix)
+    res = chain(early.s(1), early.s()).apply_async()
+    assert res.app is app
+    drain(app)
+    assert res.get(timeout=5) == 3
+    app.close()
