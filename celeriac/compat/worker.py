@@ -10,8 +10,10 @@ worker's event loop. ``concurrency`` sizes the plain-function pool.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import os
+import platform
 import socket
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ from ..core.result import ExceptionInfo as CoreExceptionInfo
 from ..core.runtime import run
 from ..core.worker import Observer
 from . import signals, states
+from ._config_urls import mask_url
 from ._trace import Trace
 from .beat import install_beat_schedule
 from .exceptions import ChordError, NotRegistered, TaskRevokedError
@@ -240,7 +243,41 @@ def run_worker(app: Celery, options: WorkerOptions) -> None:
         hijack_root=bool(app.conf.worker_hijack_root_logger),
     )
     signals.celeryd_after_setup.send(sender=name, instance=worker, conf=app.conf)
+    print(banner(app, options, worker), flush=True)
     run(_serve, worker)
+
+
+def banner(app: Celery, options: WorkerOptions, worker: Worker) -> str:
+    """The start-up banner, laid out as Celery's (configuration, queues, and the tasks
+    at log level INFO or DEBUG) so that operators find what they look for."""
+    from .. import __version__
+
+    pool, size = _pool(app, options)
+    results = app.conf.result_backend
+    level = logging.getLevelName(options.loglevel) if isinstance(options.loglevel, str) else None
+    events = "ON" if worker.events else "OFF (enable -E to monitor tasks in this worker)"
+    started = dt.datetime.now().replace(microsecond=0)
+    lines = [
+        f" -------------- {worker.name} v{__version__} (celeriac)",
+        "--- ***** ----- ",
+        f"-- ******* ---- {platform.platform()} {started}",
+        "- *** --- * --- ",
+        "- ** ---------- [config]",
+        f"- ** ---------- .> app:         {app.main or '__main__'}:{id(app):#x}",
+        f"- ** ---------- .> transport:   {mask_url(str(app.conf.broker_url))}",
+        f"- ** ---------- .> results:     {mask_url(str(results)) if results else 'disabled://'}",
+        f"- *** --- * --- .> concurrency: {size} ({pool}), async def tasks: up to "
+        f"{ASYNC_CONCURRENCY}",
+        f"-- ******* ---- .> task events: {events}",
+        "--- ***** ----- ",
+        " -------------- [queues]",
+        *(f"                .> {queue}" for queue in worker.queues),
+        "",
+    ]
+    if isinstance(level, int) and level <= logging.INFO:
+        names = sorted(name for name in app.tasks if not name.startswith("celery."))
+        lines += ["[tasks]", *(f"  . {name}" for name in names), ""]
+    return "\n".join(lines)
 
 
 async def _serve(worker: Worker) -> None:

@@ -75,6 +75,8 @@ def test_worker_process_runs_tasks_and_stops_warm(
     finally:
         sys.path.remove(str(tmp_path))
         loaded = sys.modules.pop("cliproj", None)
+        if loaded is not None:
+            loaded.app.close()  # its connections to the private Redis
         for sig in getattr(loaded, "SIGNALS", ()):  # this process heard them too: stop that
             sig.disconnect(loaded.note)
         if proc.poll() is None:
@@ -93,3 +95,28 @@ def test_worker_process_runs_tasks_and_stops_warm(
         "worker_shutting_down Warm",
         "worker_shutdown",
     ]
+
+
+def test_the_banner_shows_config_queues_and_tasks_as_celerys() -> None:
+    from celeriac.compat.worker import WorkerOptions, banner, make_worker
+
+    url = "redis://:secret@localhost:6379/1"
+    app = Celery("bannered", broker=url, backend=url)
+
+    @app.task(name="bannered.add")
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    options = WorkerOptions(queues=["celery", "images"], pool="threads", concurrency=3)
+    shown = banner(app, options, make_worker(app, options))
+    assert shown.startswith(" -------------- celery@")
+    assert ".> transport:   redis://:********@localhost:6379/1" in shown
+    assert ".> results:     redis://:********@localhost:6379/1" in shown
+    assert "secret" not in shown
+    assert ".> concurrency: 3 (threads)" in shown
+    assert "                .> celery\n                .> images" in shown
+    assert "[tasks]" not in shown  # at WARNING, as Celery
+    options.loglevel = "INFO"
+    listed = banner(app, options, make_worker(app, options))
+    assert "[tasks]\n  . bannered.add\n" in listed and "celery.map" not in listed
+    app.close()
