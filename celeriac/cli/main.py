@@ -13,6 +13,7 @@ from .. import __version__
 from ..compat.app import Celery, set_command_line
 from ._app import find_app
 from .beat import beat
+from .check import check
 from .demo import demo
 from .tools import call, purge, report, result
 from .worker import worker
@@ -73,6 +74,6 @@ def main() -> None:
 
 cli.add_command(worker)
 cli.add_command(beat)
-for command in (call, result, purge, report, demo):
+for command in (call, result, purge, report, demo, check):
     cli.add_command(command)
 set_command_line(run_with_app)
