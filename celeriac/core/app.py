@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
@@ -22,7 +23,7 @@ from .introspection import TaskInfo
 from .keys import check_queue_name
 from .liveness import WorkerInfo
 from .logs import worker_logger as logger
-from .message import TaskMessage
+from .message import TaskMessage, new_id
 from .options import SendOptions
 from .result import revoked_record
 from .retry import RetryPolicy
@@ -333,6 +334,45 @@ class App:
         ``queued`` in order, ``scheduled`` soonest first, ``waiting`` for parents,
         ``running`` (taken by a worker) or ``done`` (most recent first, the last 1000)."""
         return await introspection.list_tasks(self, place, queue, limit)
+
+    async def control(
+        self,
+        request: str,
+        arguments: Mapping[str, Any] | None = None,
+        *,
+        destination: Sequence[str] | None = None,
+        timeout: float = 1.0,
+        reply: bool = True,
+    ) -> list[dict[str, Any]]:
+        """Ask the running workers (or those named in ``destination``) something, and
+        collect their replies for up to ``timeout`` seconds: each ``{"worker": name,
+        "reply": ...}`` or ``{"worker": name, "error": "..."}``. Requests: ``ping``,
+        ``stats``, ``active``, ``reserved``, ``registered``, ``active_queues``,
+        ``revoked``, ``query_task`` (``{"ids": [...]}``), ``shutdown``."""
+        request_id = new_id()
+        message = {
+            "request": request,
+            "id": request_id,
+            "arguments": dict(arguments or {}),
+            "destination": list(destination) if destination else None,
+            "reply": reply,
+        }
+        heard = await self.broker.publish_control(json.dumps(message).encode())
+        if not reply or heard == 0:
+            return []
+        if destination:
+            expected: int | None = len(destination)
+        elif heard > 0:
+            expected = heard
+        else:  # not known (a Cluster): the workers alive
+            expected = len(await self.workers()) or None
+        found = []
+        for data in await self.broker.replies(request_id, expected, timeout):
+            try:
+                found.append(json.loads(data))
+            except ValueError:
+                logger.warning("Skipping an unreadable control reply: %.200r", data)
+        return sorted(found, key=lambda answer: str(answer.get("worker")))
 
     async def workers(self) -> list[WorkerInfo]:
         """The workers alive now, with their queues, concurrency and counters."""

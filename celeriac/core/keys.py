@@ -41,7 +41,10 @@ client runs the steps (see ``celeriac/core/broker/_cluster.py``). ::
                                                 entries added at run time
     <prefix>:{control}:revoked         ZSET     revoked task id -> expiry (ms)
     <prefix>:{control}                 pub/sub  control channel: "revoke <id> ..." (workers
-                                                listen, to stop revoked tasks at once)
+                                                listen, to stop revoked tasks at once), and
+                                                requests as JSON (remote control)
+    <prefix>:{control}:reply:<id>      LIST     the workers' replies to request <id> (JSON),
+                                                with a TTL
     <prefix>:{workers}                 ZSET     consumer -> liveness deadline (ms)
     <prefix>:{workers}:<consumer>      STRING   a live worker's info (JSON), with a TTL
     <prefix>:{events}                  STREAM   task events (received, started, ...): field
@@ -107,6 +110,9 @@ class Keys:
 
     def control(self) -> str:
         return f"{self.prefix}:{{control}}"
+
+    def reply(self, request_id: str) -> str:
+        return f"{self.prefix}:{{control}}:reply:{request_id}"
 
     def workers(self) -> str:
         return f"{self.prefix}:{{workers}}"

@@ -321,6 +321,17 @@ class Broker(Protocol):
         """Call ``on_message`` with every control message (until cancelled); call
         ``subscribed`` once listening, when every message published later is heard."""
 
+    async def publish_control(self, message: bytes) -> int:
+        """Send ``message`` to every worker listening on the control channel; returns
+        how many listeners heard it (-1: not known, on a Cluster)."""
+
+    async def reply(self, request_id: str, data: bytes, ttl: float) -> None:
+        """A worker's reply to control request ``request_id``, kept ``ttl`` seconds."""
+
+    async def replies(self, request_id: str, expected: int | None, timeout: float) -> list[bytes]:
+        """The replies to ``request_id``, as they come: until ``expected`` came, or for
+        ``timeout`` seconds."""
+
     async def announce(self, consumer: str, info: bytes, ttl: float) -> None:
         """Publish a live worker's info for ``ttl`` seconds (renewed by heartbeats)."""
 

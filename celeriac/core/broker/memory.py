@@ -77,6 +77,7 @@ class MemoryBroker:
         self._alive: dict[str, dict[str, float]] = {}  # queue -> consumer -> deadline
         self._revoked: dict[str, float] = {}  # task id -> expiry (monotonic)
         self._listeners: list[Callable[[bytes], None]] = []
+        self._replies: dict[str, list[bytes]] = {}  # control request id -> replies
         self._starts: dict[tuple[str, int, str], int] = {}  # redelivered message -> starts
         self._workers: dict[str, tuple[bytes, float]] = {}  # consumer -> (info, deadline)
         self._events = EventLog()
@@ -383,6 +384,29 @@ class MemoryBroker:
         now = time.monotonic()
         with self._lock:
             return {task_id for task_id, expiry in self._revoked.items() if expiry > now}
+
+    async def publish_control(self, message: bytes) -> int:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(message)
+        return len(listeners)
+
+    async def reply(self, request_id: str, data: bytes, ttl: float) -> None:
+        with self._lock:
+            self._replies.setdefault(request_id, []).append(data)
+
+    async def replies(self, request_id: str, expected: int | None, timeout: float) -> list[bytes]:
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                found = list(self._replies.get(request_id, ()))
+            done = expected is not None and len(found) >= expected
+            if done or time.monotonic() >= deadline:
+                with self._lock:
+                    self._replies.pop(request_id, None)
+                return found[:expected] if expected is not None else found
+            await anyio.sleep(0.01)
 
     async def listen_control(
         self, on_message: Callable[[bytes], None], subscribed: Callable[[], None] | None = None

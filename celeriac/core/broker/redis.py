@@ -237,6 +237,34 @@ class RedisBroker(AsyncRedisBase):
             with anyio.CancelScope(shield=True):
                 await pubsub.aclose()
 
+    async def publish_control(self, message: bytes) -> int:
+        async with self._errors():
+            heard: int = await self._redis.publish(self.keys.control(), message)
+        return -1 if self.cluster else heard  # a Cluster node counts only its own clients
+
+    async def reply(self, request_id: str, data: bytes, ttl: float) -> None:
+        key = self.keys.reply(request_id)
+        async with self._errors():
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.rpush(key, data)
+            pipe.pexpire(key, max(1, int(ttl * MS)))
+            await pipe.execute()
+
+    async def replies(self, request_id: str, expected: int | None, timeout: float) -> list[bytes]:
+        key = self.keys.reply(request_id)
+        found: list[bytes] = []
+        deadline = time.monotonic() + timeout
+        async with self._errors():
+            while expected is None or len(found) < expected:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                popped = await self._redis.blpop([key], timeout=max(remaining, 0.01))
+                if popped is not None:
+                    found.append(popped[1])
+            await self._redis.delete(key)
+        return found
+
     async def announce(self, consumer: str, info: bytes, ttl: float) -> None:
         keys = [self.keys.workers(), self.keys.worker(consumer)]
         await self._run([("worker", keys, ["up", consumer, int(ttl * MS), info])])

@@ -31,10 +31,11 @@ from ..app import App, Lifespan
 from ..broker import Delivery, Recovery
 from ..context import Middleware
 from ..cron import Scheduler
-from ..errors import BrokerError, ConfigurationError
+from ..errors import BrokerError, ConfigurationError, DecodeError
 from ..keys import check_queue_name
 from ..liveness import Counters, WorkerInfo
 from ..logs import worker_logger as logger
+from ..message import TaskMessage
 from .control import Control
 from .events import publishing
 from .fetch import Fetcher
@@ -140,6 +141,7 @@ class Worker:
         self._cold = False
         self._stopping: anyio.Event | None = None
         self._runners_scope: anyio.CancelScope | None = None
+        self._control: Control | None = None
 
     # -- control ------------------------------------------------------------------------
 
@@ -200,6 +202,82 @@ class Worker:
             counters=vars(self.counters).copy(),
         )
 
+    # -- remote control -----------------------------------------------------------------
+
+    async def _answer(self, request: str, arguments: Mapping[str, Any]) -> Any:
+        """The answer to a remote control request (see ``control.py``)."""
+        handler = self._handlers().get(request)
+        if handler is None:
+            raise LookupError(f"unknown control request {request!r}")
+        return handler(arguments)
+
+    def _handlers(self) -> dict[str, Callable[[Mapping[str, Any]], Any]]:
+        return {
+            "ping": lambda _: "pong",
+            "stats": lambda _: self._stats(),
+            "active": lambda _: self._running_tasks(),
+            "reserved": lambda _: self._held_tasks(),
+            "registered": lambda _: sorted(self.app.tasks),
+            "active_queues": lambda _: list(self.queues),
+            "revoked": lambda _: sorted(self._control.revoked if self._control else ()),
+            "query_task": lambda args: self._query(args.get("ids") or ()),
+            "shutdown": lambda _: self._remote_stop(),
+        }
+
+    def _stats(self) -> dict[str, Any]:
+        info = self.info
+        return {
+            "name": info.name,
+            "hostname": info.hostname,
+            "pid": info.pid,
+            "uptime": round(time.time() - info.started, 3),
+            "queues": list(info.queues),
+            "concurrency": info.concurrency,
+            "sync_concurrency": info.sync_concurrency,
+            "sync_pool": info.sync_pool,
+            "prefetch": self.prefetch,
+            "active": info.active,
+            "held": info.held,
+            "counters": dict(info.counters),
+        }
+
+    def _running_tasks(self) -> list[dict[str, Any]]:
+        runner = self._runner
+        if runner is None:
+            return []
+        return [
+            _described(job.message, job.delivery, started)
+            for job, started in list(runner.active.values())
+        ]
+
+    def _held_tasks(self) -> list[dict[str, Any]]:
+        """Taken from the queues, not started yet (prefetched)."""
+        runner = self._runner
+        running = set(runner.active) if runner is not None else set()
+        found = []
+        for delivery in self.holdings.all():
+            try:
+                message = TaskMessage.decode(delivery.data or b"", self.app.codec)
+            except DecodeError:
+                continue
+            if message.id not in running:
+                found.append(_described(message, delivery, None))
+        return found
+
+    def _query(self, ids: Sequence[str]) -> dict[str, Any]:
+        wanted = set(ids)
+        found: dict[str, Any] = {}
+        for place, tasks in (("active", self._running_tasks()), ("reserved", self._held_tasks())):
+            for task in tasks:
+                if task["id"] in wanted:
+                    found[task["id"]] = [place, task]
+        return found
+
+    def _remote_stop(self) -> str:
+        logger.warning("%s: shutdown asked by remote control.", self.name)
+        self.stop()
+        return "shutting down"
+
     # -- running ------------------------------------------------------------------------
 
     async def run(self, *, burst: bool = False, handle_signals: bool = False) -> None:
@@ -230,7 +308,8 @@ class Worker:
                 events=events,
                 observer=self.observer,
             )
-            control = Control(self.app.broker, runner.cancel)
+            control = Control(self.app.broker, runner.cancel, self.name, self._answer)
+            self._control = control
             runner.is_revoked = control.is_revoked
             heartbeat = Heartbeat(
                 self.app.broker,
@@ -246,6 +325,7 @@ class Worker:
                 services.start_soon(heartbeat.run)
                 listening = anyio.Event()
                 services.start_soon(control.listen, listening)
+                services.start_soon(control.answer_requests)
                 # tasks start once revocations reach us (a broker that is down delays
                 # that: the fetcher waits for it anyway, so wait a little, not forever)
                 with anyio.move_on_after(CONTROL_WAIT):
@@ -450,3 +530,19 @@ class _SyncFunctions(Mapping[str, Callable[..., Any]]):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+
+def _described(message: TaskMessage, delivery: Delivery, started: float | None) -> dict[str, Any]:
+    """A task as remote control shows it."""
+    return {
+        "id": message.id,
+        "name": message.name,
+        "args": list(message.args),
+        "kwargs": dict(message.kwargs),
+        "queue": message.queue,
+        "priority": message.priority,
+        "retries": message.retries,
+        "headers": dict(message.headers),
+        "time_start": started,
+        "redelivered": delivery.deliveries > 1,
+    }

@@ -4,14 +4,24 @@ tasks.
 Revocations are kept in the broker with a TTL; the worker reads them when it starts and
 at every heartbeat, and hears new ones at once on the control channel, where they stop
 the tasks it is running.
+
+Remote control requests come on the same channel, as JSON: ``{"request": name, "id":
+reply id, "arguments": {...}, "destination": [worker names] or null, "reply": bool}``.
+A worker they are for answers through ``answer(name, arguments)`` and puts the outcome,
+``{"worker": name, "reply": ...}`` or ``{"worker": name, "error": "..."}``, in the
+request's reply list (see ``Broker.reply``).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable
+import json
+import math
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
 
 import anyio
+from anyio.streams.memory import MemoryObjectSendStream
 
 from ..broker import Broker
 from ..errors import BrokerError
@@ -21,11 +31,24 @@ from .backoff import Backoff
 __all__ = ["Control"]
 
 
+Answer = Callable[[str, Mapping[str, Any]], Awaitable[Any]]
+REPLY_TTL = 60.0  # seconds a reply waits for the caller
+
+
 class Control:
-    def __init__(self, broker: Broker, on_revoke: Callable[[Iterable[str]], None]) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        on_revoke: Callable[[Iterable[str]], None],
+        name: str = "",
+        answer: Answer | None = None,
+    ) -> None:
         self.broker = broker
         self.revoked: set[str] = set()
         self._on_revoke = on_revoke
+        self.name = name
+        self._answer = answer
+        self._requests: MemoryObjectSendStream[dict[str, Any]] | None = None  # answering
 
     def is_revoked(self, task_id: str) -> bool:
         return task_id in self.revoked
@@ -39,11 +62,58 @@ class Control:
             self._on_revoke(new)
 
     def _heard(self, message: bytes) -> None:
+        if message.startswith(b"{"):
+            self._request(message)
+            return
         words = message.decode(errors="replace").split()
         if words[:1] == ["revoke"]:
             ids = words[1:]
             self.revoked.update(ids)
             self._on_revoke(ids)
+
+    def _request(self, message: bytes) -> None:
+        try:
+            request = json.loads(message)
+        except ValueError as exc:
+            logger.warning("Control: unreadable request ignored: %s", exc)
+            return
+        if not isinstance(request, dict) or not isinstance(request.get("request"), str):
+            logger.warning("Control: a request without a name ignored: %.200r", message)
+            return
+        destination = request.get("destination")
+        if destination and self.name not in destination:
+            return
+        if self._requests is not None:
+            with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+                self._requests.send_nowait(request)
+
+    async def answer_requests(self) -> None:
+        """Answer the requests heard, one at a time, until cancelled."""
+        requests, incoming = anyio.create_memory_object_stream[dict[str, Any]](math.inf)
+        self._requests = requests
+        try:
+            async with requests, incoming:
+                async for request in incoming:
+                    await self._answer_one(request)
+        finally:
+            self._requests = None
+
+    async def _answer_one(self, request: dict[str, Any]) -> None:
+        outcome: dict[str, Any] = {"worker": self.name}
+        try:
+            if self._answer is None:
+                raise LookupError("this worker takes no remote control requests")
+            arguments = request.get("arguments") or {}
+            outcome["reply"] = await self._answer(request["request"], arguments)
+        except Exception as exc:
+            outcome["error"] = f"{type(exc).__name__}: {exc}"
+        if not request.get("reply", True) or not isinstance(request.get("id"), str):
+            return
+        try:
+            data = json.dumps(outcome, default=repr).encode()
+            await self.broker.reply(request["id"], data, REPLY_TTL)
+        except BrokerError as exc:
+            logger.error("Control: cannot reply to %r: %s", request["request"], exc)
 
     async def listen(self, listening: anyio.Event | None = None) -> None:
         """Listen until cancelled; a lost connection is logged and listened again.

@@ -98,6 +98,7 @@ class Runner:
         self.observer = observer or Observer()
         self.outcomes = Outcomes(app, worker, counters, events, self.observer)
         self.running = 0
+        self.active: dict[str, tuple[Job, float]] = {}  # running: id -> (job, started at)
         self.hand_back_on_cancel = True  # False on a cold stop: recovery brings them back
         self._warned: set[str] = set()
         self.is_revoked: Callable[[str], bool] = lambda _: False
@@ -192,6 +193,7 @@ class Runner:
         if job.task.rate_limit:
             await self._rate_limited(job.task.name, job.task.rate_limit)
         self.running += 1
+        self.active[message.id] = (job, time.time())
         self.holdings.started(job.delivery, message.timeout)
         try:
             await self._run_stoppable(job)
@@ -204,6 +206,7 @@ class Runner:
             raise
         finally:
             self.running -= 1
+            self.active.pop(message.id, None)
 
     async def _rate_limited(self, name: str, per_second: float) -> None:
         """Space this task's starts ``1/per_second`` apart in this worker (its message
