@@ -17,9 +17,6 @@ from ..compat.check import MIGRATES, UNSUPPORTED, Finding, check_path, render
 __all__ = ["check", "command_findings"]
 
 NOT_BUILT = {
-    "inspect": "celeriac inspect is not built yet (docs/celery.md#command-line)",
-    "control": "celeriac control is not built yet (docs/celery.md#command-line)",
-    "status": "celeriac status is not built yet (docs/celery.md#command-line)",
     "events": "celeriac events is not built yet (docs/celery.md#command-line)",
     "shell": "celeriac shell is not built yet (docs/celery.md#command-line)",
     "multi": "celeriac has no multi: run one worker per process manager entry",

@@ -14,6 +14,7 @@ from ..compat.app import Celery, set_command_line
 from ._app import find_app
 from .beat import beat
 from .check import check
+from .control import control, inspect, status
 from .demo import demo
 from .tools import call, purge, report, result
 from .worker import worker
@@ -74,6 +75,6 @@ def main() -> None:
 
 cli.add_command(worker)
 cli.add_command(beat)
-for command in (call, result, purge, report, demo, check):
+for command in (call, result, purge, report, demo, check, inspect, control, status):
     cli.add_command(command)
 set_command_line(run_with_app)

@@ -35,6 +35,7 @@ from .config import (
     mask_url,
     result_backend_kind,
 )
+from .control import Control
 from .exceptions import ImproperlyConfigured, NotRegistered, OperationalError
 from .result import AsyncResult
 from .routing import Router, prepare_routes
@@ -81,56 +82,6 @@ class TaskRegistry(dict[str, TaskBase]):
 
     def regular(self) -> dict[str, TaskBase]:
         return dict(self)
-
-
-class Control:
-    """``app.control``: the part that acts on tasks (revoke). Worker remote control
-    (inspect, pool sizes...) is documented in docs/differences.md."""
-
-    def __init__(self, app: Celery) -> None:
-        self.app = app
-
-    def revoke(
-        self,
-        task_id: str | Sequence[str],
-        destination: Any = None,
-        terminate: bool = False,
-        signal: Any = None,
-        **kwargs: Any,
-    ) -> None:
-        """Revoke tasks: queued or scheduled ones never run; running ``async def`` ones
-        are cancelled and ones in the process pool stopped (``terminate`` is implied)."""
-        ids = [task_id] if isinstance(task_id, str) else list(task_id)
-        from ._eager import run_coroutine
-
-        core = self.app.core
-
-        async def revoke() -> None:
-            try:
-                await core.revoke(*ids)
-            finally:
-                await core.aclose()
-
-        run_coroutine(revoke())
-
-    def purge(self, connection: Any = None, queues: Iterable[str] | None = None) -> int:
-        """Remove the tasks waiting in the app's known queues (or ``queues``): those not
-        yet taken by a worker, and delayed ones (countdown, eta). Returns how many."""
-        from ._eager import run_coroutine
-
-        names = sorted(set(queues if queues is not None else self.app.known_queues()))
-        core = self.app.core
-
-        async def purge() -> int:
-            try:
-                return sum([await core.broker.purge(name) for name in names])
-            finally:
-                await core.aclose()
-
-        removed: int = run_coroutine(purge())
-        return removed
-
-    discard_all = purge
 
 
 class Celery:

@@ -121,7 +121,8 @@ class TestWorkController:
                 await self.worker.run()
             finally:
                 tg.cancel_scope.cancel()
-                await self.app.core.aclose()
+                with anyio.CancelScope(shield=True):  # the group's scope is cancelled
+                    await self.app.core.aclose()
 
     def _ready_once_started(self, inner: Lifespan | None) -> Lifespan:
         """The worker's lifespan, telling start() once the worker is up (its process

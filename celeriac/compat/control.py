@@ -1,0 +1,247 @@
+"""``app.control``: revoke, purge, and remote control of the workers (``inspect()``,
+``ping``, ``shutdown``, ``broadcast``), with Celery's reply shapes, over the core's
+control channel (requests published, replies collected from Redis)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ._eager import run_coroutine
+
+if TYPE_CHECKING:
+    from .app import Celery
+
+__all__ = ["Control", "Inspect"]
+
+T = TypeVar("T")
+
+
+def _run(app: Celery, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``work(core app)`` from sync code, closing the core's async side after."""
+    core = app.core
+
+    async def go() -> T:
+        try:
+            return await work(core)
+        finally:
+            await core.aclose()
+
+    result: T = run_coroutine(go())
+    return result
+
+
+def _destination(destination: str | Sequence[str] | None) -> list[str] | None:
+    if destination is None:
+        return None
+    return [destination] if isinstance(destination, str) else list(destination)
+
+
+class Control:
+    """``app.control``."""
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def revoke(
+        self,
+        task_id: str | Sequence[str],
+        destination: Any = None,
+        terminate: bool = False,
+        signal: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        """Revoke tasks: queued or scheduled ones never run; running ``async def`` ones
+        are cancelled and ones in the process pool stopped (``terminate`` is implied)."""
+        ids = [task_id] if isinstance(task_id, str) else list(task_id)
+
+        async def revoke(core: Any) -> None:
+            await core.revoke(*ids)
+
+        _run(self.app, revoke)
+
+    def purge(self, connection: Any = None, queues: Iterable[str] | None = None) -> int:
+        """Remove the tasks waiting in the app's known queues (or ``queues``): those not
+        yet taken by a worker, and delayed ones (countdown, eta). Returns how many."""
+        names = sorted(set(queues if queues is not None else self.app.known_queues()))
+
+        async def purge(core: Any) -> int:
+            return sum([await core.broker.purge(name) for name in names])
+
+        return _run(self.app, purge)
+
+    discard_all = purge
+
+    # -- remote control -------------------------------------------------------------------
+
+    def inspect(
+        self, destination: str | Sequence[str] | None = None, timeout: float = 1.0, **kwargs: Any
+    ) -> Inspect:
+        return Inspect(self.app, _destination(destination), timeout)
+
+    def broadcast(
+        self,
+        command: str,
+        arguments: dict[str, Any] | None = None,
+        destination: str | Sequence[str] | None = None,
+        reply: bool = False,
+        timeout: float = 1.0,
+        **kwargs: Any,
+    ) -> list[dict[str, Any]] | None:
+        """Send ``command`` to the workers; with ``reply``, their answers as Celery gives
+        them: ``[{hostname: {"ok": ...}}]`` (or ``{"error": ...}``)."""
+        answers = self.request(command, arguments, _destination(destination), timeout, reply)
+        if not reply:
+            return None
+        return [{a["worker"]: _ok_or_error(a)} for a in answers]
+
+    def request(
+        self,
+        command: str,
+        arguments: dict[str, Any] | None,
+        destination: list[str] | None,
+        timeout: float,
+        reply: bool = True,
+    ) -> list[dict[str, Any]]:
+        """The core's answers: ``{"worker": name, "reply": ...}`` or ``"error"``."""
+
+        async def ask(core: Any) -> list[dict[str, Any]]:
+            answers: list[dict[str, Any]] = await core.control(
+                command, arguments, destination=destination, timeout=timeout, reply=reply
+            )
+            return answers
+
+        return _run(self.app, ask)
+
+    def ping(
+        self, destination: str | Sequence[str] | None = None, timeout: float = 1.0, **kwargs: Any
+    ) -> list[dict[str, Any]]:
+        """``[{hostname: {"ok": "pong"}}]``, one per worker that answered in time."""
+        return self.broadcast("ping", destination=destination, reply=True, timeout=timeout) or []
+
+    def shutdown(
+        self, destination: str | Sequence[str] | None = None, **kwargs: Any
+    ) -> list[dict[str, Any]] | None:
+        """Stop the workers (warm: running tasks finish)."""
+        return self.broadcast("shutdown", destination=destination, **kwargs)
+
+
+def _ok_or_error(answer: dict[str, Any]) -> dict[str, Any]:
+    if "error" in answer:
+        return {"error": answer["error"]}
+    return {"ok": answer.get("reply")}
+
+
+class Inspect:
+    """``app.control.inspect()``: each method returns ``{hostname: reply}`` for the
+    workers that answered within ``timeout``, or None when none did (as Celery)."""
+
+    def __init__(self, app: Celery, destination: list[str] | None, timeout: float) -> None:
+        self.app = app
+        self.destination = destination
+        self.timeout = timeout
+
+    def _ask(
+        self,
+        command: str,
+        shape: Callable[[Any, str], Any],
+        arguments: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        answers = self.app.control.request(command, arguments, self.destination, self.timeout)
+        if not answers:
+            return None
+        return {
+            a["worker"]: {"error": a["error"]} if "error" in a else shape(a["reply"], a["worker"])
+            for a in answers
+        }
+
+    def ping(self) -> dict[str, Any] | None:
+        return self._ask("ping", lambda reply, _: {"ok": reply})
+
+    def active(self, safe: Any = None) -> dict[str, Any] | None:
+        return self._ask("active", _requests)
+
+    def reserved(self, safe: Any = None) -> dict[str, Any] | None:
+        return self._ask("reserved", _requests)
+
+    def scheduled(self, safe: Any = None) -> dict[str, Any] | None:
+        """Tasks with an eta a worker holds: none, as delayed tasks wait in Redis (see
+        ``app.core.list_tasks('scheduled')``)."""
+        return self._ask("ping", lambda reply, _: [])
+
+    def registered(self, *taskinfoitems: Any) -> dict[str, Any] | None:
+        return self._ask(
+            "registered", lambda names, _: [n for n in names if not n.startswith("celery.")]
+        )
+
+    registered_tasks = registered
+
+    def stats(self) -> dict[str, Any] | None:
+        return self._ask("stats", _stats)
+
+    def active_queues(self) -> dict[str, Any] | None:
+        return self._ask("active_queues", lambda names, _: [_queue(n) for n in names])
+
+    def revoked(self) -> dict[str, Any] | None:
+        return self._ask("revoked", lambda ids, _: list(ids))
+
+    def query_task(self, *ids: Any) -> dict[str, Any] | None:
+        wanted = [i for item in ids for i in ([item] if isinstance(item, str) else item)]
+
+        def shape(found: dict[str, Any], worker: str) -> dict[str, Any]:
+            return {tid: [place, _request(task, worker)] for tid, (place, task) in found.items()}
+
+        return self._ask("query_task", shape, {"ids": wanted})
+
+
+def _request(task: dict[str, Any], worker: str) -> dict[str, Any]:
+    """A task as Celery's inspect shows one."""
+    return {
+        "id": task["id"],
+        "name": task["name"],
+        "args": task["args"],
+        "kwargs": task["kwargs"],
+        "type": task["name"],
+        "hostname": worker,
+        "time_start": task.get("time_start"),
+        "acknowledged": False,
+        "delivery_info": {
+            "exchange": "",
+            "routing_key": task["queue"],
+            "priority": task.get("priority"),
+            "redelivered": task.get("redelivered", False),
+        },
+    }
+
+
+def _requests(tasks: list[dict[str, Any]], worker: str) -> list[dict[str, Any]]:
+    return [_request(task, worker) for task in tasks]
+
+
+def _queue(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "exchange": {"name": name, "type": "direct"},
+        "routing_key": name,
+        "durable": True,
+        "exclusive": False,
+        "auto_delete": False,
+        "no_ack": False,
+    }
+
+
+def _stats(found: dict[str, Any], worker: str) -> dict[str, Any]:
+    return {
+        "pid": found["pid"],
+        "uptime": found["uptime"],
+        "pool": {
+            "implementation": found["sync_pool"],
+            "max-concurrency": found["sync_concurrency"],
+            "async-concurrency": found["concurrency"],
+        },
+        "prefetch_count": found["prefetch"],
+        "counters": found["counters"],
+        "active": found["active"],
+        "held": found["held"],
+        "queues": found["queues"],
+    }

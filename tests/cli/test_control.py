@@ -1,0 +1,96 @@
+"""``celeriac inspect``, ``control`` and ``status``, and ``app.control``'s remote control,
+with a worker running in a thread on the private Redis."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from celeriac.cli.main import cli
+from celeriac.compat.app import Celery
+from celeriac.compat import testing
+from celeriac.compat.worker import WorkerOptions, make_worker
+from tests.compat.conftest import make_app
+
+
+def _invoke(app: Celery, *argv: str) -> Any:
+    return CliRunner().invoke(cli, list(argv), obj={"app": app})
+
+
+@pytest.fixture
+def served(redis_url: str, prefix: str) -> Iterator[tuple[Celery, threading.Event]]:
+    app = make_app(redis_url, prefix)
+    release = threading.Event()
+
+    @app.task(name="tests.wait")
+    def wait() -> str:
+        release.wait(10)
+        return "done"
+
+    options = WorkerOptions(pool="threads", concurrency=2, hostname="w1@test")
+    worker = testing.TestWorkController(app, make_worker(app, options))
+    worker.start()
+    try:
+        for _ in range(100):  # it answers once subscribed to the control channel
+            if app.control.ping(timeout=0.2):
+                break
+        yield app, release
+    finally:
+        release.set()
+        worker.stop()
+        app.close()
+
+
+def test_status_and_inspect_print_as_celery(served: tuple[Celery, threading.Event]) -> None:
+    app, release = served
+    shown = _invoke(app, "status")
+    assert (shown.exit_code, shown.output) == (0, "->  w1@test: OK\n\n1 node online.\n")
+    ping = _invoke(app, "inspect", "ping")
+    assert ping.output == "->  w1@test: OK\n        pong\n\n1 node online.\n"
+    queues = _invoke(app, "inspect", "active_queues")
+    assert "    * {'name': 'celery', 'exchange': {'name': 'celery'" in queues.output
+    registered = _invoke(app, "inspect", "registered")
+    assert "    * tests.wait\n" in registered.output and "celery.map" not in registered.output
+    assert '"max-concurrency": 2' in _invoke(app, "inspect", "stats").output
+    running = app.send_task("tests.wait")
+    for _ in range(100):
+        active = app.control.inspect(timeout=1).active() or {}
+        if active.get("w1@test"):
+            break
+    (task,) = active["w1@test"]
+    assert (task["id"], task["name"], task["hostname"]) == (running.id, "tests.wait", "w1@test")
+    queried = json.loads(_invoke(app, "inspect", "query_task", running.id, "--json").output)
+    assert queried["w1@test"][running.id][0] == "active"
+    assert app.control.ping() == [{"w1@test": {"ok": "pong"}}]
+    assert app.control.inspect(destination=["elsewhere@test"], timeout=0.3).ping() is None
+    release.set()
+    assert running.get(timeout=10) == "done"
+    assert app.control.inspect().reserved() == {"w1@test": []}
+    assert app.control.inspect().scheduled() == {"w1@test": []}
+
+
+def test_control_shutdown_stops_the_worker(served: tuple[Celery, threading.Event]) -> None:
+    app, _ = served
+    stopped = _invoke(app, "control", "shutdown")
+    assert stopped.output == "->  w1@test: OK\n        shutting down\n\n1 node online.\n"
+    deadline = time.monotonic() + 15
+    while app.control.ping(timeout=0.2) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert app.control.ping(timeout=0.2) == []
+
+
+def test_no_worker_answers(prefix: str, redis_url: str) -> None:
+    app = make_app(redis_url, prefix)
+    for argv in (["status"], ["inspect", "ping", "-t", "0.2"], ["control", "shutdown"]):
+        none = _invoke(app, *argv)
+        assert none.exit_code == 69
+        assert "No nodes replied within time constraint" in none.output
+    unknown = _invoke(app, "inspect", "make_coffee")
+    assert unknown.exit_code == 2
+    app.close()
