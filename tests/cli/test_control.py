@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from celeriac.cli.main import cli
-from celeriac.compat.app import Celery
 from celeriac.compat import testing
+from celeriac.compat.app import Celery
 from celeriac.compat.worker import WorkerOptions, make_worker
 from tests.compat.conftest import make_app
 
