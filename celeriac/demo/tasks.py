@@ -52,3 +52,12 @@ def heartbeat(self: Any) -> str:
 @shared_task
 def nightly_report() -> str:
     return "report"
+
+
+@shared_task
+def pause(seconds: float) -> float:
+    """Takes a while (what a worker stopped with SIGTERM finishes before it exits)."""
+    import time
+
+    time.sleep(seconds)
+    return seconds
