@@ -21,6 +21,11 @@ def _csv(value: str | None) -> list[str]:
 @click.option("-l", "--loglevel", default="WARNING", help="DEBUG, INFO, WARNING, ERROR...")
 @click.option("-Q", "--queues", help="Queues to consume, comma-separated.")
 @click.option("-X", "--exclude-queues", help="Queues not to consume, comma-separated.")
+@click.option(
+    "--strict-order",
+    is_flag=True,
+    help="Serve -Q's queues in strict order (the first while it has tasks), not in turn.",
+)
 @click.option("-c", "--concurrency", type=int, help="Size of the pool for plain functions.")
 @click.option("-P", "--pool", help="prefork (default), threads or solo.")
 @click.option("-n", "--hostname", help="Node name (%h host, %n name, %d domain).")
@@ -55,6 +60,7 @@ def worker(ctx: click.Context, /, **kw: Any) -> None:
         logfile=kw["logfile"],
         events=kw["events"],
         beat=kw["beat"],
+        strict_order=kw["strict_order"],
         prefetch_multiplier=kw["prefetch_multiplier"],
         max_tasks_per_child=kw["max_tasks_per_child"],
         max_memory_per_child=kw["max_memory_per_child"],

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -120,3 +121,16 @@ def test_the_banner_shows_config_queues_and_tasks_as_celerys() -> None:
     listed = banner(app, options, make_worker(app, options))
     assert "[tasks]\n  . bannered.add\n" in listed and "celery.map" not in listed
     app.close()
+
+
+def test_flags_reach_the_worker_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    from celeriac.cli import worker as worker_command
+
+    seen: list[Any] = []
+    monkeypatch.setattr(worker_command, "run_worker", lambda app, options: seen.append(options))
+    argv = ["worker", "-Q", "high,low", "--strict-order", "-c", "3", "-P", "threads", "-B"]
+    result = CliRunner().invoke(cli, argv, obj={"app": Celery("x", broker="memory://")})
+    assert result.exit_code == 0, result.output
+    (options,) = seen
+    assert (options.queues, options.strict_order, options.concurrency) == (["high", "low"], True, 3)
+    assert (options.pool, options.beat) == ("threads", True)
