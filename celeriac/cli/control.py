@@ -14,7 +14,14 @@ __all__ = ["control", "inspect", "status"]
 
 INSPECT = ("active", "active_queues", "ping", "query_task", "registered", "reserved",
            "revoked", "scheduled", "stats")  # fmt: skip
-CONTROL = ("shutdown", "ping")
+CONTROL = ("shutdown", "ping", "rate_limit", "time_limit", "add_consumer", "cancel_consumer")
+# each control command's arguments, as ``celery control`` takes them
+CONTROL_ARGUMENTS = {
+    "rate_limit": ("task_name", "rate_limit"),
+    "time_limit": ("task_name", "soft", "hard"),
+    "add_consumer": ("queue",),
+    "cancel_consumer": ("queue",),
+}
 EX_UNAVAILABLE = 69  # as Celery, when no worker answered
 
 
@@ -87,17 +94,31 @@ def inspect(
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("action", type=click.Choice(CONTROL))
+@click.argument("arguments", nargs=-1)
 @_options
 @click.pass_context
 def control(
-    ctx: click.Context, /, action: str, timeout: float, destination: str | None, as_json: bool
-) -> None:
-    """Tell the workers to do something (shutdown). Revoke with ``celeriac revoke``-style
-    calls from Python: ``app.control.revoke(id)``."""
+    ctx: click.Context, /, action: str, arguments: tuple[str, ...], timeout: float,
+    destination: str | None, as_json: bool,
+) -> None:  # fmt: skip
+    """Tell the workers to do something: shutdown, rate_limit TASK RATE, time_limit TASK
+    SOFT [HARD], add_consumer QUEUE, cancel_consumer QUEUE."""
     app = command_app(ctx, "control")
-    answers = app.control.broadcast(
-        action, destination=_destination(destination), reply=True, timeout=timeout
-    )
+    names = CONTROL_ARGUMENTS.get(action, ())
+    needed = 2 if action == "time_limit" else len(names)
+    if not needed <= len(arguments) <= len(names):
+        raise click.UsageError(f"control {action} takes: {' '.join(n.upper() for n in names)}")
+    given: dict[str, Any] = dict(zip(names, arguments, strict=False))
+    for key in ("soft", "hard"):
+        if key in given:
+            given[key] = float(given[key])
+    where = _destination(destination)
+    if action in CONTROL_ARGUMENTS:
+        answers = getattr(app.control, action)(
+            **given, destination=where, reply=True, timeout=timeout
+        )
+    else:
+        answers = app.control.broadcast(action, destination=where, reply=True, timeout=timeout)
     if not answers:
         _none_replied()
     replies = {node: reply for answer in answers or () for node, reply in answer.items()}

@@ -125,6 +125,46 @@ class Control:
         """Stop the workers (warm: running tasks finish)."""
         return self.broadcast("shutdown", destination=destination, **kwargs)
 
+    def rate_limit(
+        self,
+        task_name: str,
+        rate_limit: Any,
+        destination: str | Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> list[dict[str, Any]] | None:
+        """Set a task's rate limit in the workers (``"10/m"``, a number per second, or
+        None/0 for none), until they restart."""
+        from .app import per_second
+
+        arguments = {"task": task_name, "per_second": per_second(rate_limit)}
+        return self.broadcast("rate_limit", arguments, destination, **kwargs)
+
+    def time_limit(
+        self,
+        task_name: str,
+        soft: float | None = None,
+        hard: float | None = None,
+        destination: str | Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> list[dict[str, Any]] | None:
+        """Set a task's time limits in the workers, for its next runs."""
+        arguments = {"task": task_name, "soft": soft, "hard": hard}
+        return self.broadcast("time_limit", arguments, destination, **kwargs)
+
+    def add_consumer(
+        self, queue: str, destination: str | Sequence[str] | None = None, **kwargs: Any
+    ) -> list[dict[str, Any]] | None:
+        """Make the workers consume from ``queue`` too (exchange options are ignored)."""
+        reply = bool(kwargs.pop("reply", False))
+        timeout = float(kwargs.pop("timeout", 1.0))
+        return self.broadcast("add_consumer", {"queue": queue}, destination, reply, timeout)
+
+    def cancel_consumer(
+        self, queue: str, destination: str | Sequence[str] | None = None, **kwargs: Any
+    ) -> list[dict[str, Any]] | None:
+        """Make the workers stop consuming from ``queue``."""
+        return self.broadcast("cancel_consumer", {"queue": queue}, destination, **kwargs)
+
 
 def _ok_or_error(answer: dict[str, Any]) -> dict[str, Any]:
     if "error" in answer:

@@ -348,7 +348,9 @@ class App:
         collect their replies for up to ``timeout`` seconds: each ``{"worker": name,
         "reply": ...}`` or ``{"worker": name, "error": "..."}``. Requests: ``ping``,
         ``stats``, ``active``, ``reserved``, ``registered``, ``active_queues``,
-        ``revoked``, ``query_task`` (``{"ids": [...]}``), ``shutdown``."""
+        ``revoked``, ``query_task`` (``{"ids": [...]}``), ``shutdown``, ``rate_limit``
+        (``{"task", "per_second"}``), ``time_limit`` (``{"task", "soft", "hard"}``),
+        ``add_consumer`` and ``cancel_consumer`` (``{"queue"}``)."""
         request_id = new_id()
         message = {
             "request": request,

@@ -94,3 +94,27 @@ def test_no_worker_answers(prefix: str, redis_url: str) -> None:
     unknown = _invoke(app, "inspect", "make_coffee")
     assert unknown.exit_code == 2
     app.close()
+
+
+def test_control_commands_change_the_running_worker(served: tuple[Celery, threading.Event]) -> None:
+    app, _ = served
+    limited = _invoke(app, "control", "rate_limit", "tests.wait", "10/m")
+    assert (
+        limited.output
+        == "->  w1@test: OK\n        new rate limit set successfully\n\n1 node online.\n"
+    )
+    assert app.core.tasks["tests.wait"].rate_limit == 10 / 60
+    timed = _invoke(app, "control", "time_limit", "tests.wait", "1", "2")
+    assert "time limits set successfully" in timed.output
+    added = _invoke(app, "control", "add_consumer", "extra")
+    assert "        add consumer extra\n" in added.output
+    queues = app.control.inspect().active_queues() or {}
+    assert [q["name"] for q in queues["w1@test"]] == ["celery", "extra"]
+    cancelled = app.control.cancel_consumer("extra", reply=True)
+    assert cancelled == [{"w1@test": {"ok": "no longer consuming from extra"}}]
+    refused = _invoke(app, "control", "cancel_consumer", "celery")
+    assert "ERROR" in refused.output and "the last queue" in refused.output
+    unknown = _invoke(app, "control", "rate_limit", "nope", "1/s")
+    assert "LookupError: unknown task 'nope'" in unknown.output
+    wrong = _invoke(app, "control", "rate_limit", "tests.wait")
+    assert wrong.exit_code == 2 and "takes: TASK_NAME RATE_LIMIT" in wrong.output

@@ -142,6 +142,7 @@ class Worker:
         self._stopping: anyio.Event | None = None
         self._runners_scope: anyio.CancelScope | None = None
         self._control: Control | None = None
+        self._heartbeat: Heartbeat | None = None
 
     # -- control ------------------------------------------------------------------------
 
@@ -222,7 +223,59 @@ class Worker:
             "revoked": lambda _: sorted(self._control.revoked if self._control else ()),
             "query_task": lambda args: self._query(args.get("ids") or ()),
             "shutdown": lambda _: self._remote_stop(),
+            "rate_limit": lambda args: self._set_rate_limit(args["task"], args.get("per_second")),
+            "time_limit": lambda args: self._set_time_limit(
+                args["task"], args.get("soft"), args.get("hard")
+            ),
+            "add_consumer": lambda args: self._add_queue(str(args["queue"])),
+            "cancel_consumer": lambda args: self._cancel_queue(str(args["queue"])),
         }
+
+    def _set_rate_limit(self, name: str, per_second: float | None) -> str:
+        task = self.app.tasks.get(name)
+        if task is None:
+            raise LookupError(f"unknown task {name!r}")
+        task.rate_limit = float(per_second) if per_second else None
+        logger.info(
+            "%s: rate limit of %s set to %s/s by remote control.", self.name, name, per_second
+        )
+        return "new rate limit set successfully"
+
+    def _set_time_limit(self, name: str, soft: float | None, hard: float | None) -> str:
+        if name not in self.app.tasks:
+            raise LookupError(f"unknown task {name!r}")
+        if self._runner is not None:
+            self._runner.limits[name] = (soft, hard)
+        return "time limits set successfully"
+
+    def _consumers(self) -> list[list[str]]:
+        """Every list of queues this worker reads or announces."""
+        lists = [self.queues]
+        if self._fetcher is not None:
+            lists.append(self._fetcher.queues)
+        if self._heartbeat is not None:
+            lists.append(self._heartbeat.queues)
+        return lists
+
+    def _add_queue(self, queue: str) -> str:
+        queue = check_queue_name(queue)
+        if queue in self.queues:
+            return f"already consuming from {queue!r}"
+        for queues in self._consumers():
+            queues.append(queue)
+        logger.info("%s: consuming from %s too (remote control).", self.name, queue)
+        return f"add consumer {queue}"
+
+    def _cancel_queue(self, queue: str) -> str:
+        if queue not in self.queues:
+            raise LookupError(f"not consuming from {queue!r}")
+        if len(self.queues) == 1:
+            raise ValueError(f"{queue!r} is the last queue this worker consumes from")
+        for queues in self._consumers():
+            if queue in queues:
+                queues.remove(queue)
+        logger.info("%s: no longer consuming from %s (remote control).", self.name, queue)
+        return f"no longer consuming from {queue}"
 
     def _stats(self) -> dict[str, Any]:
         info = self.info
@@ -311,7 +364,7 @@ class Worker:
             control = Control(self.app.broker, runner.cancel, self.name, self._answer)
             self._control = control
             runner.is_revoked = control.is_revoked
-            heartbeat = Heartbeat(
+            heartbeat = self._heartbeat = Heartbeat(
                 self.app.broker,
                 self.consumer,
                 self.queues,

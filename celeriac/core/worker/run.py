@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import replace
 from typing import Any, Protocol, TypeVar, cast
 
 import anyio
@@ -102,6 +103,8 @@ class Runner:
         self.hand_back_on_cancel = True  # False on a cold stop: recovery brings them back
         self._warned: set[str] = set()
         self.is_revoked: Callable[[str], bool] = lambda _: False
+        # time limits set by remote control: task name -> (soft, hard), over the message's
+        self.limits: dict[str, tuple[float | None, float | None]] = {}
         self._scopes: dict[str, anyio.CancelScope] = {}  # running tasks that can be stopped
         self._next_start: dict[str, float] = {}  # rate-limited tasks: next free start
 
@@ -192,6 +195,10 @@ class Runner:
             return
         if job.task.rate_limit:
             await self._rate_limited(job.task.name, job.task.rate_limit)
+        if message.name in self.limits:
+            soft, hard = self.limits[message.name]
+            message = replace(message, soft_timeout=soft, timeout=hard)
+            job = replace(job, message=message)
         self.running += 1
         self.active[message.id] = (job, time.time())
         self.holdings.started(job.delivery, message.timeout)

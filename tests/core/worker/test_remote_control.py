@@ -8,7 +8,7 @@ import time
 import anyio
 import pytest
 
-from celeriac.core import App
+from celeriac.core import App, TimeLimitExceeded
 from tests.brokers import every_broker_kind  # noqa: F401 (the broker_kind fixture)
 from tests.core.worker.helpers import running_worker
 
@@ -81,3 +81,42 @@ async def test_destination_and_shutdown(app: App) -> None:
         with anyio.fail_after(10):
             while [r["worker"] for r in await app.control("ping", timeout=1)] != ["b@test"]:
                 await anyio.sleep(0.1)
+
+
+async def test_limits_and_queues_change_at_run_time(app: App) -> None:
+    @app.task
+    async def nap(seconds: float) -> str:
+        await anyio.sleep(seconds)
+        return "rested"
+
+    async with running_worker(app, name="w@test"):
+        await _answering(app)
+        (limited,) = await app.control("rate_limit", {"task": nap.name, "per_second": 5})
+        assert limited["reply"] == "new rate limit set successfully"
+        assert app.tasks[nap.name].rate_limit == 5.0
+        (timed,) = await app.control("time_limit", {"task": nap.name, "hard": 0.3})
+        assert timed["reply"] == "time limits set successfully"
+        stopped = await nap.enqueue(5)
+        with pytest.raises(TimeLimitExceeded):
+            await stopped.result(timeout=5)
+        (unknown,) = await app.control("rate_limit", {"task": "nope", "per_second": 1})
+        assert unknown["error"] == "LookupError: unknown task 'nope'"
+
+        elsewhere = await nap.options(queue="extra").enqueue(0)
+        await anyio.sleep(0.3)
+        assert await elsewhere.state() == "PENDING"  # nobody reads "extra" yet
+        (added,) = await app.control("add_consumer", {"queue": "extra"})
+        assert added["reply"] == "add consumer extra"
+        assert await elsewhere.result(timeout=5) == "rested"
+        (queues,) = await app.control("active_queues")
+        assert queues["reply"] == [app.default_queue, "extra"]
+        (cancelled,) = await app.control("cancel_consumer", {"queue": app.default_queue})
+        assert cancelled["reply"] == f"no longer consuming from {app.default_queue}"
+        (last,) = await app.control("cancel_consumer", {"queue": "extra"})
+        assert "the last queue" in last["error"]
+        await anyio.sleep(0.5)  # a fetch already waiting on the queue may still take one
+        ignored = await nap.enqueue(0)
+        await anyio.sleep(0.3)
+        assert await ignored.state() == "PENDING"
+        await app.control("add_consumer", {"queue": app.default_queue})
+        assert await ignored.result(timeout=5) == "rested"
