@@ -18,7 +18,6 @@ __all__ = ["check", "command_findings"]
 
 NOT_BUILT = {
     "events": "celeriac events is not built yet (docs/celery.md#command-line)",
-    "shell": "celeriac shell is not built yet (docs/celery.md#command-line)",
     "multi": "celeriac has no multi: run one worker per process manager entry",
     "flower": "Flower reads Celery's own events: not supported",
     "migrate": "not supported",

@@ -16,6 +16,7 @@ from .beat import beat
 from .check import check
 from .control import control, inspect, status
 from .demo import demo
+from .shell import shell
 from .tools import call, purge, report, result
 from .worker import worker
 
@@ -75,6 +76,8 @@ def main() -> None:
 
 cli.add_command(worker)
 cli.add_command(beat)
-for command in (call, result, purge, report, demo, check, inspect, control, status):
+for command in (
+    call, result, purge, report, demo, check, inspect, control, status, shell
+):  # fmt: skip
     cli.add_command(command)
 set_command_line(run_with_app)
