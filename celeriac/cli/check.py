@@ -17,7 +17,6 @@ from ..compat.check import MIGRATES, UNSUPPORTED, Finding, check_path, render
 __all__ = ["check", "command_findings"]
 
 NOT_BUILT = {
-    "events": "celeriac events is not built yet (docs/celery.md#command-line)",
     "multi": "celeriac has no multi: run one worker per process manager entry",
     "flower": "Flower reads Celery's own events: not supported",
     "migrate": "not supported",

@@ -16,6 +16,7 @@ from .beat import beat
 from .check import check
 from .control import control, inspect, status
 from .demo import demo
+from .events import events
 from .shell import shell
 from .tools import call, purge, report, result
 from .worker import worker
@@ -77,7 +78,7 @@ def main() -> None:
 cli.add_command(worker)
 cli.add_command(beat)
 for command in (
-    call, result, purge, report, demo, check, inspect, control, status, shell
+    call, result, purge, report, demo, check, inspect, control, status, shell, events
 ):  # fmt: skip
     cli.add_command(command)
 set_command_line(run_with_app)
