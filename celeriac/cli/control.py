@@ -14,7 +14,8 @@ __all__ = ["control", "inspect", "status"]
 
 INSPECT = ("active", "active_queues", "ping", "query_task", "registered", "reserved",
            "revoked", "scheduled", "stats")  # fmt: skip
-CONTROL = ("shutdown", "ping", "rate_limit", "time_limit", "add_consumer", "cancel_consumer")
+CONTROL = ("shutdown", "ping", "rate_limit", "time_limit", "add_consumer", "cancel_consumer",
+           "revoke")  # fmt: skip
 # each control command's arguments, as ``celery control`` takes them
 CONTROL_ARGUMENTS = {
     "rate_limit": ("task_name", "rate_limit"),
@@ -96,14 +97,22 @@ def inspect(
 @click.argument("action", type=click.Choice(CONTROL))
 @click.argument("arguments", nargs=-1)
 @_options
+@click.option("--terminate", is_flag=True, help="revoke: stop the task if it runs.")
+@click.option("--signal", "signal_name", help="revoke: accepted (the task is stopped).")
 @click.pass_context
 def control(
     ctx: click.Context, /, action: str, arguments: tuple[str, ...], timeout: float,
-    destination: str | None, as_json: bool,
+    destination: str | None, as_json: bool, terminate: bool, signal_name: str | None,
 ) -> None:  # fmt: skip
     """Tell the workers to do something: shutdown, rate_limit TASK RATE, time_limit TASK
-    SOFT [HARD], add_consumer QUEUE, cancel_consumer QUEUE."""
+    SOFT [HARD], add_consumer QUEUE, cancel_consumer QUEUE, revoke ID..."""
     app = command_app(ctx, "control")
+    if action == "revoke":
+        if not arguments:
+            raise click.UsageError("control revoke takes: TASK_ID [TASK_ID ...]")
+        app.control.revoke(list(arguments), terminate=terminate, signal=signal_name)
+        click.echo(f"tasks flagged as revoked: {', '.join(arguments)}")
+        return
     names = CONTROL_ARGUMENTS.get(action, ())
     needed = 2 if action == "time_limit" else len(names)
     if not needed <= len(arguments) <= len(names):

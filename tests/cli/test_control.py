@@ -118,3 +118,12 @@ def test_control_commands_change_the_running_worker(served: tuple[Celery, thread
     assert "LookupError: unknown task 'nope'" in unknown.output
     wrong = _invoke(app, "control", "rate_limit", "tests.wait")
     assert wrong.exit_code == 2 and "takes: TASK_NAME RATE_LIMIT" in wrong.output
+
+
+def test_control_revoke(served: tuple[Celery, threading.Event]) -> None:
+    app, _ = served
+    later = app.send_task("tests.wait", countdown=60)
+    revoked = _invoke(app, "control", "revoke", later.id, "--terminate")
+    assert revoked.output == f"tasks flagged as revoked: {later.id}\n"
+    assert later.state == "REVOKED"
+    assert _invoke(app, "control", "revoke").exit_code == 2
