@@ -143,6 +143,7 @@ class Worker:
         self._runners_scope: anyio.CancelScope | None = None
         self._control: Control | None = None
         self._heartbeat: Heartbeat | None = None
+        self._pool: SyncPool | None = None  # the process pool, while it is open
 
     # -- control ------------------------------------------------------------------------
 
@@ -154,9 +155,8 @@ class Worker:
     def renew_pool(self) -> None:
         """Fork the process pool's children again before their next task, so they see
         tasks registered (or modules reloaded) since they started; threads need not."""
-        runner = self._runner
-        if runner is not None and runner.pool is not None:
-            runner.pool.renew()
+        if self._pool is not None:  # set once it is open, before the lifespan starts
+            self._pool.renew()
 
     def stop(self, *, now: bool = False) -> None:
         """Stop: running tasks get ``grace`` seconds, prefetched ones go back to their
@@ -539,7 +539,11 @@ class Worker:
             max_memory_per_child=self.max_memory_per_child,
             child_init=self.child_init,
         ) as pool:
-            yield pool
+            self._pool = pool
+            try:
+                yield pool
+            finally:
+                self._pool = None
 
     def _warn_about_thread_limits(self) -> None:
         if self.sync_pool != "threads":

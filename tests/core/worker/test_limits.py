@@ -3,9 +3,11 @@ pool (the child is killed and replaced), and the warning for the thread pool."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
+from collections.abc import AsyncIterator
 
 import anyio
 import pytest
@@ -15,7 +17,9 @@ from celeriac.core import (
     App,
     MemoryBroker,
     SoftTimeLimitExceeded,
+    TaskMessage,
     TimeLimitExceeded,
+    Worker,
 )
 from tests.core.worker.helpers import drain
 
@@ -129,3 +133,24 @@ async def test_thread_pool_warns_that_limits_are_not_enforced(
     assert await handle.result(timeout=1) == "ran"
     assert "cannot be stopped" in caplog.text
     assert "sync_pool='processes'" in caplog.text
+
+
+def _late() -> str:
+    return "registered late"
+
+
+async def test_renew_pool_as_soon_as_the_worker_starts() -> None:
+    """renew_pool() right when the lifespan starts (the process pool is open, the rest
+    of the worker not yet): the children are forked again, and know the new task."""
+    app = App(MemoryBroker())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(worker: Worker) -> AsyncIterator[None]:
+        app.task(name="late")(_late)  # after the pool's children were forked
+        worker.renew_pool()
+        yield None
+
+    app.lifespan = lifespan
+    (handle,) = await app.enqueue_many([TaskMessage(name="late")])
+    await drain(app, concurrency=1, sync_concurrency=1, sync_pool="processes")
+    assert await handle.result(timeout=5) == "registered late"
