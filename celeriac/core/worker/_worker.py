@@ -31,11 +31,10 @@ from ..app import App, Lifespan
 from ..broker import Delivery, Recovery
 from ..context import Middleware
 from ..cron import Scheduler
-from ..errors import BrokerError, ConfigurationError, DecodeError
+from ..errors import BrokerError, ConfigurationError
 from ..keys import check_queue_name
 from ..liveness import Counters, WorkerInfo
 from ..logs import worker_logger as logger
-from ..message import TaskMessage
 from .control import Control
 from .events import publishing
 from .fetch import Fetcher
@@ -44,6 +43,7 @@ from .heartbeat import Heartbeat
 from .holdings import Holdings
 from .jobs import Jobs
 from .observe import Observer, observing
+from .remote import Remote
 from .run import Job, Runner, SyncPool
 
 __all__ = ["Worker"]
@@ -203,134 +203,6 @@ class Worker:
             counters=vars(self.counters).copy(),
         )
 
-    # -- remote control -----------------------------------------------------------------
-
-    async def _answer(self, request: str, arguments: Mapping[str, Any]) -> Any:
-        """The answer to a remote control request (see ``control.py``)."""
-        handler = self._handlers().get(request)
-        if handler is None:
-            raise LookupError(f"unknown control request {request!r}")
-        return handler(arguments)
-
-    def _handlers(self) -> dict[str, Callable[[Mapping[str, Any]], Any]]:
-        return {
-            "ping": lambda _: "pong",
-            "stats": lambda _: self._stats(),
-            "active": lambda _: self._running_tasks(),
-            "reserved": lambda _: self._held_tasks(),
-            "registered": lambda _: sorted(self.app.tasks),
-            "active_queues": lambda _: list(self.queues),
-            "revoked": lambda _: sorted(self._control.revoked if self._control else ()),
-            "query_task": lambda args: self._query(args.get("ids") or ()),
-            "shutdown": lambda _: self._remote_stop(),
-            "rate_limit": lambda args: self._set_rate_limit(args["task"], args.get("per_second")),
-            "time_limit": lambda args: self._set_time_limit(
-                args["task"], args.get("soft"), args.get("hard")
-            ),
-            "add_consumer": lambda args: self._add_queue(str(args["queue"])),
-            "cancel_consumer": lambda args: self._cancel_queue(str(args["queue"])),
-        }
-
-    def _set_rate_limit(self, name: str, per_second: float | None) -> str:
-        task = self.app.tasks.get(name)
-        if task is None:
-            raise LookupError(f"unknown task {name!r}")
-        task.rate_limit = float(per_second) if per_second else None
-        logger.info(
-            "%s: rate limit of %s set to %s/s by remote control.", self.name, name, per_second
-        )
-        return "new rate limit set successfully"
-
-    def _set_time_limit(self, name: str, soft: float | None, hard: float | None) -> str:
-        if name not in self.app.tasks:
-            raise LookupError(f"unknown task {name!r}")
-        if self._runner is not None:
-            self._runner.limits[name] = (soft, hard)
-        return "time limits set successfully"
-
-    def _consumers(self) -> list[list[str]]:
-        """Every list of queues this worker reads or announces."""
-        lists = [self.queues]
-        if self._fetcher is not None:
-            lists.append(self._fetcher.queues)
-        if self._heartbeat is not None:
-            lists.append(self._heartbeat.queues)
-        return lists
-
-    def _add_queue(self, queue: str) -> str:
-        queue = check_queue_name(queue)
-        if queue in self.queues:
-            return f"already consuming from {queue!r}"
-        for queues in self._consumers():
-            queues.append(queue)
-        logger.info("%s: consuming from %s too (remote control).", self.name, queue)
-        return f"add consumer {queue}"
-
-    def _cancel_queue(self, queue: str) -> str:
-        if queue not in self.queues:
-            raise LookupError(f"not consuming from {queue!r}")
-        if len(self.queues) == 1:
-            raise ValueError(f"{queue!r} is the last queue this worker consumes from")
-        for queues in self._consumers():
-            if queue in queues:
-                queues.remove(queue)
-        logger.info("%s: no longer consuming from %s (remote control).", self.name, queue)
-        return f"no longer consuming from {queue}"
-
-    def _stats(self) -> dict[str, Any]:
-        info = self.info
-        return {
-            "name": info.name,
-            "hostname": info.hostname,
-            "pid": info.pid,
-            "uptime": round(time.time() - info.started, 3),
-            "queues": list(info.queues),
-            "concurrency": info.concurrency,
-            "sync_concurrency": info.sync_concurrency,
-            "sync_pool": info.sync_pool,
-            "prefetch": self.prefetch,
-            "active": info.active,
-            "held": info.held,
-            "counters": dict(info.counters),
-        }
-
-    def _running_tasks(self) -> list[dict[str, Any]]:
-        runner = self._runner
-        if runner is None:
-            return []
-        return [
-            _described(job.message, job.delivery, started)
-            for job, started in list(runner.active.values())
-        ]
-
-    def _held_tasks(self) -> list[dict[str, Any]]:
-        """Taken from the queues, not started yet (prefetched)."""
-        runner = self._runner
-        running = set(runner.active) if runner is not None else set()
-        found = []
-        for delivery in self.holdings.all():
-            try:
-                message = TaskMessage.decode(delivery.data or b"", self.app.codec)
-            except DecodeError:
-                continue
-            if message.id not in running:
-                found.append(_described(message, delivery, None))
-        return found
-
-    def _query(self, ids: Sequence[str]) -> dict[str, Any]:
-        wanted = set(ids)
-        found: dict[str, Any] = {}
-        for place, tasks in (("active", self._running_tasks()), ("reserved", self._held_tasks())):
-            for task in tasks:
-                if task["id"] in wanted:
-                    found[task["id"]] = [place, task]
-        return found
-
-    def _remote_stop(self) -> str:
-        logger.warning("%s: shutdown asked by remote control.", self.name)
-        self.stop()
-        return "shutting down"
-
     # -- running ------------------------------------------------------------------------
 
     async def run(self, *, burst: bool = False, handle_signals: bool = False) -> None:
@@ -361,7 +233,7 @@ class Worker:
                 events=events,
                 observer=self.observer,
             )
-            control = Control(self.app.broker, runner.cancel, self.name, self._answer)
+            control = Control(self.app.broker, runner.cancel, self.name, Remote(self).answer)
             self._control = control
             runner.is_revoked = control.is_revoked
             heartbeat = self._heartbeat = Heartbeat(
@@ -587,19 +459,3 @@ class _SyncFunctions(Mapping[str, Callable[..., Any]]):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
-
-
-def _described(message: TaskMessage, delivery: Delivery, started: float | None) -> dict[str, Any]:
-    """A task as remote control shows it."""
-    return {
-        "id": message.id,
-        "name": message.name,
-        "args": list(message.args),
-        "kwargs": dict(message.kwargs),
-        "queue": message.queue,
-        "priority": message.priority,
-        "retries": message.retries,
-        "headers": dict(message.headers),
-        "time_start": started,
-        "redelivered": delivery.deliveries > 1,
-    }
