@@ -108,6 +108,18 @@ class _Composite(Signature):
         return _workflow.freeze(self.app, self)
 
 
+class _OfTasks(_Composite):
+    """A composite made of a list of tasks (``kwargs["tasks"]``): a chain, a group."""
+
+    @property
+    def tasks(self) -> list[Signature]:
+        tasks: list[Signature] = self.kwargs["tasks"]
+        return tasks
+
+    def _parts(self) -> list[Signature]:
+        return self.tasks
+
+
 def _flat_tasks(tasks: tuple[Any, ...]) -> list[Any]:
     """``f(a, b)`` or ``f([a, b])`` (any iterable, a generator too)."""
     if len(tasks) == 1 and not isinstance(tasks[0], Signature | Mapping):
@@ -116,7 +128,7 @@ def _flat_tasks(tasks: tuple[Any, ...]) -> list[Any]:
 
 
 @Signature.register_type("chain")
-class _chain(_Composite):
+class _chain(_OfTasks):
     """Tasks run one after the other, each receiving the result of the one before
     (unless immutable). Its result is the last task's, with ``.parent`` links back."""
 
@@ -143,14 +155,6 @@ class _chain(_Composite):
         made.immutable = bool(d.get("immutable"))
         return made
 
-    @property
-    def tasks(self) -> list[Signature]:
-        tasks: list[Signature] = self.kwargs["tasks"]
-        return tasks
-
-    def _parts(self) -> list[Signature]:
-        return self.tasks
-
     def __or__(self, other: Any) -> Signature:
         if not isinstance(other, Signature):
             return NotImplemented
@@ -165,7 +169,7 @@ chain = _chain
 
 
 @Signature.register_type("group")
-class group(_Composite):
+class group(_OfTasks):
     """Tasks run in parallel; its result is a :class:`GroupResult` (results in order)."""
 
     def __init__(self, *tasks: Any, **options: Any) -> None:
@@ -186,14 +190,6 @@ class group(_Composite):
         made = cls(tasks, app=app, **dict(d.get("options") or {}))
         made.args = tuple(d.get("args") or ())
         return made
-
-    @property
-    def tasks(self) -> list[Signature]:
-        tasks: list[Signature] = self.kwargs["tasks"]
-        return tasks
-
-    def _parts(self) -> list[Signature]:
-        return self.tasks
 
     def __iter__(self) -> Any:
         return iter(self.tasks)

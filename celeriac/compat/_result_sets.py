@@ -143,23 +143,6 @@ class ResultSet(ResultBase):
 
     # -- waiting ------------------------------------------------------------------------
 
-    def get(
-        self,
-        timeout: float | None = None,
-        propagate: bool = True,
-        interval: float = 0.5,
-        callback: Callable[[str, Any], Any] | None = None,
-        no_ack: bool = True,
-        on_message: Callable[[dict[str, Any]], Any] | None = None,
-        disable_sync_subtasks: bool = True,
-        on_interval: Callable[[], Any] | None = None,
-    ) -> list[Any]:
-        """The values, in order, once every task is ready (see :meth:`join`)."""
-        return self.join(
-            timeout, propagate, interval, callback, no_ack, on_message,
-            disable_sync_subtasks=disable_sync_subtasks, on_interval=on_interval,
-        )  # fmt: skip
-
     def join(
         self,
         timeout: float | None = None,
@@ -168,8 +151,8 @@ class ResultSet(ResultBase):
         callback: Callable[[str, Any], Any] | None = None,
         no_ack: bool = True,
         on_message: Callable[[dict[str, Any]], Any] | None = None,
-        on_interval: Callable[[], Any] | None = None,
         disable_sync_subtasks: bool = True,
+        on_interval: Callable[[], Any] | None = None,
     ) -> list[Any]:
         """Wait for every task, in order; the values (exceptions too, without
         ``propagate``). ``timeout`` is for the whole wait. With ``callback``, each
@@ -195,7 +178,7 @@ class ResultSet(ResultBase):
                 values.append(value)
         return values
 
-    join_native = join
+    get = join_native = join
 
     def iter_native(self, timeout: float | None = None, **kwargs: Any) -> Iterator[Any]:
         """``(task_id, meta)`` of each task as it is ready, in order."""
