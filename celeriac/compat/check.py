@@ -20,6 +20,7 @@ from typing import Any
 
 from ._calling import IGNORED_OPTIONS
 from ._settings import OLD_NAMES, SETTINGS
+from .app import KNOWN_OPTIONS
 
 __all__ = ["DIFFERS", "MIGRATES", "UNSUPPORTED", "Finding", "check_path", "render"]
 
@@ -30,14 +31,7 @@ COMMAND_FILES = re.compile(
 )
 CONFIG_DOCS = "docs/configuration.md"
 # the apply_async options celeriac honours (the rest of Celery's have no effect)
-CALL_OPTIONS = frozenset(
-    {
-        "countdown", "eta", "expires", "priority", "queue", "task_id", "link", "link_error",
-        "headers", "ignore_result", "shadow", "time_limit", "soft_time_limit", "parent_id",
-        "root_id", "group_id", "group_index", "chord", "chain", "retries", "args", "kwargs",
-        "routing_key", "exchange", "serializer", "add_to_parent",
-    }
-)  # fmt: skip
+CALL_OPTIONS = KNOWN_OPTIONS | {"args", "kwargs"}
 TASK_OPTIONS = frozenset(
     {
         "name", "bind", "base", "max_retries", "default_retry_delay", "autoretry_for",
