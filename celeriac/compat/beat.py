@@ -3,10 +3,11 @@
 Each entry (``task``, ``schedule``, ``args``, ``kwargs``, ``options``, ``relative``)
 becomes a core periodic entry of the same name: a ``crontab`` a ``Cron`` read as Celery
 reads it (every field must match, in the app's time zone), a ``schedule``, a number of
-seconds or a ``timedelta`` an ``Every``. The options are planned as ``apply_async``
-would plan them (routes, Celery's priority, time limits, expires counted from each
-tick), so a tick is the message a Celery beat would have sent. The core scheduler sends
-each tick exactly once, however many schedulers run, and keeps its state in Redis.
+seconds or a ``timedelta`` an ``Every``, a ``solar`` a ``Solar``. The options are
+planned as ``apply_async`` would plan them (routes, Celery's priority, time limits,
+expires counted from each tick), so a tick is the message a Celery beat would have
+sent. The core scheduler sends each tick exactly once, however many schedulers run, and
+keeps its state in Redis.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from . import _calling, signals
 from .config import CeleriacConfigWarning
 from .exceptions import ImproperlyConfigured
 from .log import setup_worker_logging
-from .schedules import crontab, schedule
+from .schedules import crontab, schedule, solar
 
 if TYPE_CHECKING:
     from .app import Celery
@@ -44,13 +45,15 @@ def core_schedule(app: Celery, name: str, value: Any) -> Schedule:
         return Cron(value.expression, str(app.conf.timezone or "UTC"), days="both")
     if isinstance(value, schedule):
         return Every(value.seconds)
+    if isinstance(value, solar):
+        return value.core
     if isinstance(value, dt.timedelta):
         return Every(value.total_seconds())
     if isinstance(value, int | float) and not isinstance(value, bool):
         return Every(float(value))
     raise ImproperlyConfigured(
         f"beat_schedule entry {name!r}: {value!r} is not a schedule (a crontab, a "
-        f"schedule, a timedelta or a number of seconds; {DOCS})"
+        f"schedule, a solar, a timedelta or a number of seconds; {DOCS})"
     )
 
 

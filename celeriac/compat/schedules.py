@@ -1,5 +1,5 @@
-"""Celery's schedule objects (``celeriac.schedules``): ``crontab`` and ``schedule``, as
-a project's beat schedule writes them.
+"""Celery's schedule objects (``celeriac.schedules``): ``crontab``, ``schedule`` and
+``solar``, as a project's beat schedule writes them.
 
 Each field of a ``crontab`` takes what Celery's takes: ``'*'``, a number, a list or
 set of numbers, or a cron field (``'*/15'``, ``'1-5'``, ``'mon-fri'``, ``'0,30'``); the
@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..core.cron._expression import Invalid, parse_expression
+from ..core.cron.solar import EVENTS, Solar
+from ..core.errors import ConfigurationError
 from .exceptions import ImproperlyConfigured
 
 __all__ = ["crontab", "schedule", "solar"]
@@ -117,10 +119,40 @@ def _humanize(seconds: float) -> str:
 
 
 class solar:
-    """Celery's sunrise/sunset schedules: not supported (they need the ephem package)."""
+    """Fires at a solar event seen from a place: ``solar('sunset', 51.5, -0.12)``.
+
+    Events: ``dawn_astronomical``, ``dawn_nautical``, ``dawn_civil``, ``sunrise``,
+    ``solar_noon``, ``sunset``, ``dusk_civil``, ``dusk_nautical``, ``dusk_astronomical``
+    (Celery's names and horizons). Computed by celeriac itself, so the ``ephem`` package
+    is not needed; the times agree with Celery's to within a minute (docs/periodic.md).
+    """
 
     def __init__(self, event: str, lat: float, lon: float, **kwargs: Any) -> None:
-        raise ImproperlyConfigured(
-            f"solar schedules ({event!r}) are not supported by celeriac: use a crontab "
-            "(see docs/differences.md)"
-        )
+        if event not in EVENTS:
+            raise ValueError(
+                f"Argument event {event!r} is invalid, must be one of {', '.join(sorted(EVENTS))}."
+            )
+        if not -90 <= lat <= 90:
+            raise ValueError(f"Argument latitude {lat} is invalid, must be between -90 and 90.")
+        if not -180 <= lon <= 180:
+            raise ValueError(f"Argument longitude {lon} is invalid, must be between -180 and 180.")
+        self.event = event
+        self.lat = lat
+        self.lon = lon
+        try:
+            self.core = Solar(event, lat, lon)
+        except ConfigurationError as exc:
+            raise ValueError(str(exc)) from None
+
+    def __reduce__(self) -> tuple[type, tuple[str, float, float]]:
+        return self.__class__, (self.event, self.lat, self.lon)
+
+    def __repr__(self) -> str:
+        return f"<solar: {self.event} at latitude {self.lat}, longitude: {self.lon}>"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, solar):
+            return NotImplemented
+        return (self.event, self.lat, self.lon) == (other.event, other.lat, other.lon)
+
+    __hash__ = None  # type: ignore[assignment]

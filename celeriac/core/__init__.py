@@ -28,7 +28,7 @@ from .broker import (
 )
 from .codec import Codec
 from .context import Middleware, TaskContext, current_task
-from .cron import Cron, Every, Periodic, Schedule, Scheduler, parse_schedule
+from .cron import Cron, Every, Periodic, Schedule, Scheduler, Solar, parse_schedule
 from .errors import (
     BrokerError,
     CeleriacError,
@@ -125,6 +125,7 @@ __all__ = [
     "SignatureError",
     "Signer",
     "SoftTimeLimitExceeded",
+    "Solar",
     "SyncBroker",
     "SyncHandle",
     "Task",

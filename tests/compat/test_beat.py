@@ -15,10 +15,10 @@ from celeriac.compat.app import Celery
 from celeriac.compat.beat import install_beat_schedule, periodic_entries
 from celeriac.compat.config import CeleriacConfigWarning
 from celeriac.compat.worker import WorkerOptions, make_worker
-from celeriac.core.cron import Cron, Every
+from celeriac.core.cron import Cron, Every, Periodic, Solar
 from celeriac.core.runtime import run
 from celeriac.exceptions import ImproperlyConfigured
-from celeriac.schedules import crontab, schedule
+from celeriac.schedules import crontab, schedule, solar
 from tests.compat.conftest import make_app
 
 UTC = dt.timezone.utc
@@ -144,4 +144,21 @@ def test_install_declares_the_entries_on_the_core(prefix: str) -> None:
     app: Celery = make_app("memory://", prefix, beat_schedule={"e": {"task": "t", "schedule": 60}})
     (entry,) = install_beat_schedule(app)
     assert app.core.periodic_declared == {"e": entry}
+    app.close()
+
+
+def test_a_solar_entry_runs_on_the_core_solar_schedule(redis_url: str, prefix: str) -> None:
+    dusk = solar("dusk_civil", 51.5, -0.12)
+    app: Celery = make_app(
+        redis_url, prefix, beat_schedule={"dusk": {"task": "t", "schedule": dusk}}
+    )
+    (entry,) = install_beat_schedule(app)
+    assert entry.schedule == Solar("dusk_civil", 51.5, -0.12)
+
+    async def stored_and_read_back() -> Periodic:
+        async with app.core:
+            await app.core.store_periodic(entry)
+            return (await app.core.periodic_entries())["dusk"]
+
+    assert run(stored_and_read_back) == entry
     app.close()

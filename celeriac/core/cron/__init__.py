@@ -1,10 +1,12 @@
-"""Periodic tasks: schedules (cron expressions, intervals), entries and the scheduler."""
+"""Periodic tasks: schedules (cron expressions, intervals, solar events), entries and the
+scheduler."""
 
 from __future__ import annotations
 
 from .entry import CATCH_UP_LIMIT, DEFAULT_GRACE, MISSED, Periodic, Plan, plan, tick_id
 from .scheduler import DEFAULT_MAX_INTERVAL, Scheduler
 from .schedules import Cron, Every, Schedule, parse_schedule, ticks_between
+from .solar import Solar
 
 __all__ = [
     "CATCH_UP_LIMIT",
@@ -17,6 +19,7 @@ __all__ = [
     "Plan",
     "Schedule",
     "Scheduler",
+    "Solar",
     "parse_schedule",
     "plan",
     "tick_id",

@@ -30,6 +30,7 @@ from ..errors import ConfigurationError, DecodeError
 from ..message import TaskMessage
 from ..options import SendOptions
 from .schedules import Cron, Every, Schedule, ticks_between
+from .solar import Solar
 
 __all__ = [
     "CATCH_UP_LIMIT",
@@ -100,7 +101,7 @@ class Periodic:
         if not isinstance(self.schedule, Schedule):
             raise ConfigurationError(
                 f"periodic entry {self.name!r}: {self.schedule!r} is not a schedule "
-                "(use Cron, Every or parse_schedule)"
+                "(use Cron, Every, Solar or parse_schedule)"
             )
         if self.missed not in MISSED:
             raise ConfigurationError(
@@ -191,8 +192,10 @@ def _schedule_to_dict(schedule: Schedule, name: str) -> dict[str, Any]:
     if isinstance(schedule, Every):
         anchor_us = (schedule.anchor - _EPOCH) // _MICROSECOND
         return {"every": schedule.seconds, "anchor_us": anchor_us}
+    if isinstance(schedule, Solar):
+        return {"solar": schedule.event, "lat": schedule.latitude, "lon": schedule.longitude}
     raise ConfigurationError(
-        f"periodic entry {name!r}: only Cron and Every schedules can be stored in the "
+        f"periodic entry {name!r}: only Cron, Every and Solar schedules can be stored in the "
         f"broker, not {schedule.describe()}; declare it in code instead"
     )
 
@@ -205,10 +208,16 @@ def _schedule_from_dict(raw: Any) -> Schedule:
         if not isinstance(days, str):
             raise DecodeError(f"{what} field 'days' must be a string, got {days!r}")
         return Cron(f.required_str(data, "cron", what), f.required_str(data, "tz", what), days)
+    if "solar" in data:
+        latitude = f.optional_number(data, "lat", what)
+        longitude = f.optional_number(data, "lon", what)
+        if latitude is None or longitude is None:
+            raise DecodeError(f"{what} 'solar' needs 'lat' and 'lon'")
+        return Solar(f.required_str(data, "solar", what), latitude, longitude)
     seconds = f.optional_number(data, "every", what)
     anchor_us = f.optional(data, "anchor_us", int, what)
     if seconds is None or anchor_us is None:
-        raise DecodeError(f"{what} must hold 'cron' and 'tz', or 'every' and 'anchor_us'")
+        raise DecodeError(f"{what} must hold 'cron' and 'tz', 'every' and 'anchor_us', or 'solar'")
     return Every(seconds, _EPOCH + anchor_us * _MICROSECOND)
 
 

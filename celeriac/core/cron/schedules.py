@@ -1,7 +1,7 @@
 """Schedules for periodic tasks: when the next tick falls, as pure time arithmetic.
 
 A schedule answers one question, ``next_after(when)``: the first fire time strictly
-after ``when``, as an aware UTC datetime. Two kinds:
+after ``when``, as an aware UTC datetime. Two kinds here (and ``Solar``, in ``solar.py``):
 
 ``Every(seconds)``
     A fixed interval. Ticks fall at ``anchor + k * seconds`` (the anchor defaults to
