@@ -15,14 +15,19 @@ __all__ = ["control", "inspect", "status"]
 INSPECT = ("active", "active_queues", "ping", "query_task", "registered", "reserved",
            "revoked", "scheduled", "stats")  # fmt: skip
 CONTROL = ("shutdown", "ping", "rate_limit", "time_limit", "add_consumer", "cancel_consumer",
-           "revoke")  # fmt: skip
+           "revoke", "pool_grow", "pool_shrink", "autoscale")  # fmt: skip
 # each control command's arguments, as ``celery control`` takes them
 CONTROL_ARGUMENTS = {
     "rate_limit": ("task_name", "rate_limit"),
     "time_limit": ("task_name", "soft", "hard"),
     "add_consumer": ("queue",),
     "cancel_consumer": ("queue",),
+    "pool_grow": ("n",),
+    "pool_shrink": ("n",),
+    "autoscale": ("max", "min"),
 }
+# how many of them may be left out (the rest have defaults)
+OPTIONAL = {"time_limit": 1, "pool_grow": 1, "pool_shrink": 1, "autoscale": 1}
 EX_UNAVAILABLE = 69  # as Celery, when no worker answered
 
 
@@ -105,7 +110,8 @@ def control(
     destination: str | None, as_json: bool, terminate: bool, signal_name: str | None,
 ) -> None:  # fmt: skip
     """Tell the workers to do something: shutdown, rate_limit TASK RATE, time_limit TASK
-    SOFT [HARD], add_consumer QUEUE, cancel_consumer QUEUE, revoke ID..."""
+    SOFT [HARD], add_consumer QUEUE, cancel_consumer QUEUE, revoke ID..., pool_grow [N],
+    pool_shrink [N], autoscale MAX [MIN]."""
     app = command_app(ctx, "control")
     if action == "revoke":
         if not arguments:
@@ -113,14 +119,7 @@ def control(
         app.control.revoke(list(arguments), terminate=terminate, signal=signal_name)
         click.echo(f"tasks flagged as revoked: {', '.join(arguments)}")
         return
-    names = CONTROL_ARGUMENTS.get(action, ())
-    needed = 2 if action == "time_limit" else len(names)
-    if not needed <= len(arguments) <= len(names):
-        raise click.UsageError(f"control {action} takes: {' '.join(n.upper() for n in names)}")
-    given: dict[str, Any] = dict(zip(names, arguments, strict=False))
-    for key in ("soft", "hard"):
-        if key in given:
-            given[key] = float(given[key])
+    given = _control_arguments(action, arguments)
     where = _destination(destination)
     if action in CONTROL_ARGUMENTS:
         answers = getattr(app.control, action)(
@@ -135,6 +134,25 @@ def control(
         click.echo(json.dumps(replies, default=repr))
         return
     _say(replies, show=True)
+
+
+def _control_arguments(action: str, arguments: tuple[str, ...]) -> dict[str, Any]:
+    """A control command's arguments by name, converted, as ``celery control`` reads them."""
+    names = CONTROL_ARGUMENTS.get(action, ())
+    needed = len(names) - OPTIONAL.get(action, 0)
+    if not needed <= len(arguments) <= len(names):
+        shown = [n.upper() if i < needed else f"[{n.upper()}]" for i, n in enumerate(names)]
+        raise click.UsageError(f"control {action} takes: {' '.join(shown)}")
+    given: dict[str, Any] = dict(zip(names, arguments, strict=False))
+    kinds = {"soft": float, "hard": float, "n": int, "max": int, "min": int}
+    try:
+        for key in given.keys() & kinds.keys():
+            given[key] = kinds[key](given[key])
+    except ValueError as exc:
+        raise click.UsageError(f"control {action}: {exc}") from exc
+    if action == "autoscale":
+        given.setdefault("min", None)
+    return given
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

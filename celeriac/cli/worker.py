@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from ..compat.worker import WorkerOptions, run_worker
+from ..compat.worker import WorkerOptions, parse_autoscale, run_worker
 from ..core.errors import ConfigurationError
 from ._app import command_app, log_level, write_pidfile
 
@@ -27,7 +27,9 @@ def _csv(value: str | None) -> list[str]:
     help="Serve -Q's queues in strict order (the first while it has tasks), not in turn.",
 )
 @click.option("-c", "--concurrency", type=int, help="Size of the pool for plain functions.")
-@click.option("-P", "--pool", help="prefork (default), threads or solo.")
+@click.option(
+    "-P", "--pool", help="prefork (default), threads, solo, or async (-c: async def tasks)."
+)
 @click.option("-n", "--hostname", help="Node name (%h host, %n name, %d domain).")
 @click.option("-B", "--beat", is_flag=True, help="Also run the periodic task scheduler.")
 @click.option("-E", "--task-events", "--events", "events", is_flag=True, default=None)
@@ -37,6 +39,7 @@ def _csv(value: str | None) -> list[str]:
 @click.option("--max-memory-per-child", type=int, help="KiB.")
 @click.option("--time-limit", type=float)
 @click.option("--soft-time-limit", type=float)
+@click.option("--autoscale", help="MAX[,MIN]: grow and shrink the pool with demand.")
 @click.option("-f", "--logfile")
 @click.option("--pidfile")
 @click.option("-s", "--schedule-filename", "--schedule", "schedule", hidden=True)
@@ -50,6 +53,10 @@ def worker(ctx: click.Context, /, **kw: Any) -> None:
     level = log_level(kw["loglevel"])
     if kw["pidfile"]:
         write_pidfile(kw["pidfile"])
+    try:
+        autoscale = parse_autoscale(kw["autoscale"])
+    except ConfigurationError as exc:
+        raise click.BadParameter(str(exc), param_hint="--autoscale") from exc
     options = WorkerOptions(
         queues=_csv(kw["queues"]) or None,
         exclude_queues=_csv(kw["exclude_queues"]),
@@ -66,6 +73,7 @@ def worker(ctx: click.Context, /, **kw: Any) -> None:
         max_memory_per_child=kw["max_memory_per_child"],
         time_limit=kw["time_limit"],
         soft_time_limit=kw["soft_time_limit"],
+        autoscale=autoscale,
     )
     try:
         run_worker(app, options)

@@ -383,7 +383,7 @@ _WORKER = [
         "worker_autoscaler",
         "celery.worker.autoscale:Autoscaler",
         _U,
-        "celeriac's worker does not autoscale",
+        "a custom autoscaler class is not used: --autoscale runs celeriac's own",
     ),
     _s(
         "worker_cancel_long_running_tasks_on_connection_loss",

@@ -4,9 +4,11 @@ control channel (requests published, replies collected from Redis)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..core.worker.remote import described
 from ._eager import run_coroutine
 
 if TYPE_CHECKING:
@@ -165,6 +167,28 @@ class Control:
         """Make the workers stop consuming from ``queue``."""
         return self.broadcast("cancel_consumer", {"queue": queue}, destination, **kwargs)
 
+    def pool_grow(
+        self, n: int = 1, destination: str | Sequence[str] | None = None, **kwargs: Any
+    ) -> list[dict[str, Any]] | None:
+        """Grow the workers' pool for plain functions by ``n`` processes or threads."""
+        return self.broadcast("pool_grow", {"n": n}, destination, **kwargs)
+
+    def pool_shrink(
+        self, n: int = 1, destination: str | Sequence[str] | None = None, **kwargs: Any
+    ) -> list[dict[str, Any]] | None:
+        """Shrink the workers' pool by ``n`` (running tasks finish first)."""
+        return self.broadcast("pool_shrink", {"n": n}, destination, **kwargs)
+
+    def autoscale(
+        self,
+        max: int | None,  # Celery's parameter names
+        min: int | None,
+        destination: str | Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> list[dict[str, Any]] | None:
+        """New autoscale bounds for the workers started with ``--autoscale``."""
+        return self.broadcast("autoscale", {"max": max, "min": min}, destination, **kwargs)
+
 
 def _ok_or_error(answer: dict[str, Any]) -> dict[str, Any]:
     if "error" in answer:
@@ -205,9 +229,26 @@ class Inspect:
         return self._ask("reserved", _requests)
 
     def scheduled(self, safe: Any = None) -> dict[str, Any] | None:
-        """Tasks with an eta a worker holds: none, as delayed tasks wait in Redis (see
-        ``app.core.list_tasks('scheduled')``)."""
-        return self._ask("ping", lambda reply, _: [])
+        """Tasks waiting for their eta or countdown, in Celery's shape. They wait in Redis,
+        not in a worker: each queue's are shown under the first worker (by name) that
+        consumes it, so that none is listed twice (up to 1000 per queue)."""
+        queues = self._ask("active_queues", lambda names, _: list(names))
+        if queues is None:
+            return None
+        owners: dict[str, str] = {}
+        for worker in sorted(queues):
+            if isinstance(queues[worker], list):
+                for queue in queues[worker]:
+                    owners.setdefault(queue, worker)
+
+        async def listing(core: Any) -> dict[str, list[Any]]:
+            return {q: await core.list_tasks("scheduled", q, limit=1000) for q in owners}
+
+        found: dict[str, Any] = {w: r if isinstance(r, dict) else [] for w, r in queues.items()}
+        for queue, infos in _run(self.app, listing).items():
+            owner = owners[queue]
+            found[owner] += [_scheduled(info, owner) for info in infos if info.message]
+        return found
 
     def registered(self, *taskinfoitems: Any) -> dict[str, Any] | None:
         return self._ask(
@@ -254,6 +295,14 @@ def _request(task: dict[str, Any], worker: str) -> dict[str, Any]:
     }
 
 
+def _scheduled(info: Any, worker: str) -> dict[str, Any]:
+    """A delayed task as Celery's ``inspect scheduled`` shows one."""
+    message = info.message
+    task = described(message)
+    eta = dt.datetime.fromtimestamp(info.due, dt.timezone.utc).isoformat() if info.due else None
+    return {"eta": eta, "priority": message.priority, "request": _request(task, worker)}
+
+
 def _requests(tasks: list[dict[str, Any]], worker: str) -> list[dict[str, Any]]:
     return [_request(task, worker) for task in tasks]
 
@@ -271,7 +320,7 @@ def _queue(name: str) -> dict[str, Any]:
 
 
 def _stats(found: dict[str, Any], worker: str) -> dict[str, Any]:
-    return {
+    stats = {
         "pid": found["pid"],
         "uptime": found["uptime"],
         "pool": {
@@ -285,3 +334,6 @@ def _stats(found: dict[str, Any], worker: str) -> dict[str, Any]:
         "held": found["held"],
         "queues": found["queues"],
     }
+    if found.get("autoscaler"):  # as Celery, only on a worker started with --autoscale
+        stats["autoscaler"] = found["autoscaler"]
+    return stats

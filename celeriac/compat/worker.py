@@ -4,7 +4,10 @@ logging.
 
 Pools: ``prefork``/``processes`` run plain-function tasks in child processes,
 ``threads`` in threads, ``solo`` in one thread; ``async def`` tasks always run on the
-worker's event loop. ``concurrency`` sizes the plain-function pool.
+worker's event loop. ``concurrency`` sizes the plain-function pool. ``async`` (ours, for
+projects whose work is ``async def``: where a Celery project used gevent or eventlet)
+makes ``concurrency`` the number of ``async def`` tasks at once, and runs plain
+functions in a thread per CPU.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from ..core.message import TaskMessage
 from ..core.result import ExceptionInfo as CoreExceptionInfo
 from ..core.runtime import run
 from ..core.worker import Observer
+from ..core.worker.autoscale import DEFAULT_KEEPALIVE, check_bounds
 from . import signals, states
 from ._config_urls import mask_url
 from ._trace import Trace
@@ -38,7 +42,13 @@ if TYPE_CHECKING:
 
 __all__ = ["POOLS", "SignalObserver", "WorkerOptions", "make_worker", "nodename", "run_worker"]
 
-POOLS = {"prefork": "processes", "processes": "processes", "threads": "threads", "solo": "threads"}
+POOLS = {
+    "prefork": "processes",
+    "processes": "processes",
+    "threads": "threads",
+    "solo": "threads",
+    "async": "threads",
+}
 ASYNC_CONCURRENCY = 100  # async def tasks at once, beside the plain-function pool
 UNSUPPORTED_POOLS = ("gevent", "eventlet")
 
@@ -72,6 +82,7 @@ class WorkerOptions:
     time_limit: float | None = None
     soft_time_limit: float | None = None
     strict_order: bool = False
+    autoscale: tuple[int, int] | None = None  # (max, min), as --autoscale=max,min
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -80,20 +91,53 @@ def _pool(app: Celery, options: WorkerOptions) -> tuple[str, int]:
     if name in UNSUPPORTED_POOLS:
         raise ConfigurationError(
             f"the {name} pool is not supported: write the I/O-bound tasks as 'async def' "
-            "(they run on the worker's event loop) and use -P threads or prefork for the "
-            "others; see docs/differences.md"
+            "(they run on the worker's event loop) and use -P async (-c: how many at "
+            "once), or -P threads or prefork for plain functions; see docs/differences.md"
         )
     if name not in POOLS:
         raise ConfigurationError(f"unknown pool {name!r}: choose one of {', '.join(POOLS)}")
     conf = app.conf
-    concurrency = (
-        options.concurrency
-        or conf.worker_concurrency
-        or conf.celeriac_sync_concurrency
-        or os.cpu_count()
-        or 1
-    )
+    concurrency = options.concurrency or conf.worker_concurrency
+    if name == "async":  # -c counts async def tasks: plain functions get a thread per CPU
+        concurrency = None
+    concurrency = concurrency or conf.celeriac_sync_concurrency or os.cpu_count() or 1
     return name, 1 if name == "solo" else int(concurrency)
+
+
+def _async_concurrency(app: Celery, options: WorkerOptions, pool: str) -> int:
+    """How many ``async def`` tasks run at once: -c under the async pool, else at least
+    ``ASYNC_CONCURRENCY`` (beside the plain-function pool)."""
+    if pool == "async":
+        return int(options.concurrency or app.conf.worker_concurrency or ASYNC_CONCURRENCY)
+    return max(ASYNC_CONCURRENCY, _pool(app, options)[1])
+
+
+def parse_autoscale(value: str | Sequence[int] | None) -> tuple[int, int] | None:
+    """``"10,3"`` (or ``"10"``: min 0; or a pair) -> ``(10, 3)``, as Celery reads
+    ``--autoscale``."""
+    if value is None or value == "":
+        return None
+    parts = value.split(",") if isinstance(value, str) else list(value)
+    try:
+        numbers = [int(str(part).strip() or 0) for part in parts]
+    except ValueError:
+        numbers = []
+    if not 1 <= len(numbers) <= 2:
+        raise ConfigurationError(f"expected MAX[,MIN] (e.g. 10,3), got {value!r}")
+    maximum, minimum = numbers[0], numbers[1] if len(numbers) == 2 else 0
+    return check_bounds(maximum, minimum)
+
+
+def _keepalive() -> float:
+    """Seconds without growth or new tasks before the autoscaler shrinks the pool: the
+    ``AUTOSCALE_KEEPALIVE`` environment variable, as Celery reads it (30 by default)."""
+    raw = os.environ.get("AUTOSCALE_KEEPALIVE", "")
+    try:
+        return float(raw) if raw else DEFAULT_KEEPALIVE
+    except ValueError:
+        raise ConfigurationError(
+            f"AUTOSCALE_KEEPALIVE must be a number of seconds, got {raw!r}"
+        ) from None
 
 
 def _queues(app: Celery, options: WorkerOptions) -> list[str]:
@@ -120,10 +164,12 @@ def make_worker(app: Celery, options: WorkerOptions) -> Worker:
     return Worker(
         app.core,
         queues=_queues(app, options),
-        concurrency=max(ASYNC_CONCURRENCY, concurrency),
+        concurrency=_async_concurrency(app, options, pool),
         sync_concurrency=concurrency,
         sync_pool=POOLS[pool],
-        prefetch=concurrency * multiplier if multiplier else None,
+        prefetch_multiplier=multiplier or None,
+        autoscale=options.autoscale,
+        autoscale_keepalive=_keepalive(),
         max_tasks_per_child=options.max_tasks_per_child or conf.worker_max_tasks_per_child,
         max_memory_per_child=options.max_memory_per_child or conf.worker_max_memory_per_child,
         name=name,
@@ -253,6 +299,12 @@ def banner(app: Celery, options: WorkerOptions, worker: Worker) -> str:
     from .. import __version__
 
     pool, size = _pool(app, options)
+    shown = f"{size} ({pool}), async def tasks: up to {worker.concurrency}"
+    if pool == "async":
+        shown = f"{worker.concurrency} (async), plain functions: {size} threads"
+    if options.autoscale:
+        bounds = f"{{min={options.autoscale[1]}, max={options.autoscale[0]}}}"
+        shown = f"{bounds} ({pool}), async def tasks: up to {worker.concurrency}"
     results = app.conf.result_backend
     level = logging.getLevelName(options.loglevel) if isinstance(options.loglevel, str) else None
     events = "ON" if worker.events else "OFF (enable -E to monitor tasks in this worker)"
@@ -266,8 +318,7 @@ def banner(app: Celery, options: WorkerOptions, worker: Worker) -> str:
         f"- ** ---------- .> app:         {app.main or '__main__'}:{id(app):#x}",
         f"- ** ---------- .> transport:   {mask_url(str(app.conf.broker_url))}",
         f"- ** ---------- .> results:     {mask_url(str(results)) if results else 'disabled://'}",
-        f"- *** --- * --- .> concurrency: {size} ({pool}), async def tasks: up to "
-        f"{ASYNC_CONCURRENCY}",
+        f"- *** --- * --- .> concurrency: {shown}",
         f"-- ******* ---- .> task events: {events}",
         "--- ***** ----- ",
         " -------------- [queues]",

@@ -36,7 +36,7 @@ FILES = {
         "beat: celery -A proj beat -l info --max-interval 5\n"
     ),
     "docker-compose.yml": (
-        "services:\n  worker:\n    command: celery -A proj worker --autoscale=10,3\n"
+        "services:\n  worker:\n    command: celery -A proj worker --autoscale=10,3 --uid 1000\n"
         '  flower:\n    command: ["celery", "-A", "proj", "flower"]\n'
     ),
     "worker.service": "[Service]\nExecStart=/srv/venv/bin/celery -A proj worker -linfo -E\n",
@@ -73,7 +73,7 @@ def test_each_finding_has_its_verdict_and_place(tmp_path: Path) -> None:
         ("proj/tasks.py", 12, "setting timezone"): MIGRATES,
         ("Procfile", 2, "celery -A proj worker -l info -P gevent -c 100"): UNSUPPORTED,
         ("Procfile", 3, "celery -A proj beat -l info --max-interval 5"): MIGRATES,
-        ("docker-compose.yml", 3, "celery -A proj worker --autoscale=10,3"): UNSUPPORTED,
+        ("docker-compose.yml", 3, "celery -A proj worker --autoscale=10,3 --uid 1000"): UNSUPPORTED,
         ("docker-compose.yml", 5, "celery -A proj flower"): UNSUPPORTED,
         ("worker.service", 2, "celery -A proj worker -linfo -E"): MIGRATES,
     }

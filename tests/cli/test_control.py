@@ -3,6 +3,7 @@ with a worker running in a thread on the private Redis."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 import time
@@ -73,6 +74,17 @@ def test_status_and_inspect_print_as_celery(served: tuple[Celery, threading.Even
     assert running.get(timeout=10) == "done"
     assert app.control.inspect().reserved() == {"w1@test": []}
     assert app.control.inspect().scheduled() == {"w1@test": []}
+    later = app.send_task("tests.wait", countdown=600, priority=3)
+    other = app.send_task("tests.wait", countdown=600, queue="elsewhere")  # no one reads it
+    (entry,) = (app.control.inspect().scheduled() or {})["w1@test"]
+    assert entry["request"]["id"] == later.id and entry["request"]["hostname"] == "w1@test"
+    eta = dt.datetime.fromisoformat(entry["eta"])
+    assert 590 < (eta - dt.datetime.now(dt.timezone.utc)).total_seconds() <= 600
+    assert entry["request"]["delivery_info"]["routing_key"] == "celery"
+    shown = _invoke(app, "inspect", "scheduled")
+    assert later.id in shown.output and other.id not in shown.output
+    later.revoke()
+    other.revoke()
 
 
 def test_control_shutdown_stops_the_worker(served: tuple[Celery, threading.Event]) -> None:
@@ -118,6 +130,33 @@ def test_control_commands_change_the_running_worker(served: tuple[Celery, thread
     assert "LookupError: unknown task 'nope'" in unknown.output
     wrong = _invoke(app, "control", "rate_limit", "tests.wait")
     assert wrong.exit_code == 2 and "takes: TASK_NAME RATE_LIMIT" in wrong.output
+
+
+def test_control_pool_grow_shrink_and_autoscale(served: tuple[Celery, threading.Event]) -> None:
+    app, _ = served
+
+    def pool_size() -> int:
+        stats = app.control.inspect().stats() or {}
+        size: int = stats["w1@test"]["pool"]["max-concurrency"]
+        return size
+
+    grown = _invoke(app, "control", "pool_grow", "3")
+    assert grown.output == "->  w1@test: OK\n        pool will grow\n\n1 node online.\n"
+    assert pool_size() == 5
+    assert "pool will shrink" in _invoke(app, "control", "pool_shrink").output
+    assert pool_size() == 4
+    assert app.control.pool_shrink(2, reply=True) == [{"w1@test": {"ok": "pool will shrink"}}]
+    assert app.control.pool_grow(reply=True) == [{"w1@test": {"ok": "pool will grow"}}]
+    assert pool_size() == 3
+    refused = _invoke(app, "control", "autoscale", "10", "2")
+    assert "ERROR" in refused.output and "Autoscale not enabled" in refused.output
+    assert app.control.autoscale(10, 2, reply=True) == [
+        {"w1@test": {"error": "ValueError: Autoscale not enabled"}}
+    ]
+    wrong = _invoke(app, "control", "pool_grow", "two")
+    assert wrong.exit_code == 2 and "invalid literal for int()" in wrong.output
+    usage = _invoke(app, "control", "autoscale")
+    assert usage.exit_code == 2 and "takes: MAX [MIN]" in usage.output
 
 
 def test_control_revoke(served: tuple[Celery, threading.Event]) -> None:

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from celeriac.cli.main import cli
 from celeriac.compat.app import Celery
+from celeriac.core.errors import ConfigurationError
 
 PROJECT = """
 from celeriac import Celery, signals
@@ -134,3 +135,53 @@ def test_flags_reach_the_worker_options(monkeypatch: pytest.MonkeyPatch) -> None
     (options,) = seen
     assert (options.queues, options.strict_order, options.concurrency) == (["high", "low"], True, 3)
     assert (options.pool, options.beat) == ("threads", True)
+
+
+def test_autoscale_is_read_as_celery_reads_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from celeriac.cli import worker as worker_command
+    from celeriac.compat.worker import WorkerOptions, banner, make_worker, parse_autoscale
+
+    assert parse_autoscale("10,3") == (10, 3)
+    assert parse_autoscale("10") == (10, 0)
+    assert parse_autoscale(None) is None
+    seen: list[Any] = []
+    monkeypatch.setattr(worker_command, "run_worker", lambda app, options: seen.append(options))
+    app = Celery("scaled", broker="memory://")
+    result = CliRunner().invoke(cli, ["worker", "--autoscale=6,2"], obj={"app": app})
+    assert result.exit_code == 0, result.output
+    assert seen[0].autoscale == (6, 2)
+    for bad in ("ten", "3,5", "0", "1,2,3"):
+        result = CliRunner().invoke(cli, ["worker", "--autoscale", bad], obj={"app": app})
+        assert result.exit_code == 2, bad
+        assert "Invalid value for --autoscale: " in result.output
+    options = WorkerOptions(autoscale=(6, 2), pool="prefork")
+    app.conf.worker_prefetch_multiplier = 3
+    worker = make_worker(app, options)
+    assert worker.autoscaler is not None and worker.sync_concurrency == 2
+    assert worker.prefetch == 18  # Celery: the maximum times the multiplier
+    assert ".> concurrency: {min=2, max=6} (prefork)" in banner(app, options, worker)
+    assert worker.autoscaler.keepalive == 30
+    monkeypatch.setenv("AUTOSCALE_KEEPALIVE", "5")  # Celery's environment variable
+    assert make_worker(app, options).autoscaler.keepalive == 5  # type: ignore[union-attr]
+    monkeypatch.setenv("AUTOSCALE_KEEPALIVE", "soon")
+    with pytest.raises(ConfigurationError, match="AUTOSCALE_KEEPALIVE must be a number"):
+        make_worker(app, options)
+    app.close()
+
+
+def test_the_async_pool_counts_async_def_tasks_with_c() -> None:
+    from celeriac.compat.worker import WorkerOptions, banner, make_worker
+
+    app = Celery("aio", broker="memory://")
+    options = WorkerOptions(pool="async", concurrency=500)
+    worker = make_worker(app, options)
+    assert worker.concurrency == 500 and worker.sync_pool == "threads"
+    assert worker.sync_concurrency == (os.cpu_count() or 1)
+    shown = banner(app, options, worker)
+    assert f".> concurrency: 500 (async), plain functions: {os.cpu_count() or 1} threads" in shown
+    default = make_worker(app, WorkerOptions(pool="async"))
+    assert default.concurrency == 100
+    for green in ("gevent", "eventlet"):
+        with pytest.raises(ConfigurationError, match="use -P async"):
+            make_worker(app, WorkerOptions(pool=green))
+    app.close()

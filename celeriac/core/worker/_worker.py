@@ -3,7 +3,8 @@
 * the fetcher (``fetch.py``) takes batches of messages from the broker, and takes over
   those of workers that died;
 * runners (``run.py``): ``concurrency`` coroutines for ``async def`` tasks on the event
-  loop, ``sync_concurrency`` more that run plain functions in threads or processes;
+  loop, ``sync_concurrency`` more that run plain functions in threads or processes (a
+  number :meth:`Worker.resize` and the autoscaler, ``autoscale.py``, change at run time);
 * the finisher (``finish.py``) records outcomes and acknowledges, in batches;
 * the heartbeat (``heartbeat.py``) keeps this worker alive in the broker's eyes;
 * with ``events=True``, the events publisher (``events.py``) sends task events.
@@ -35,13 +36,14 @@ from ..errors import BrokerError, ConfigurationError
 from ..keys import check_queue_name
 from ..liveness import Counters, WorkerInfo
 from ..logs import worker_logger as logger
+from .autoscale import DEFAULT_KEEPALIVE, Autoscaler
 from .control import Control
 from .events import publishing
 from .fetch import Fetcher
 from .finish import Finisher, NackItem
 from .heartbeat import Heartbeat
 from .holdings import Holdings
-from .jobs import Jobs
+from .jobs import Jobs, Seats
 from .observe import Observer, observing
 from .remote import Remote
 from .run import Job, Runner, SyncPool
@@ -63,7 +65,11 @@ class Worker:
     ``concurrency`` bounds ``async def`` tasks running at once, ``sync_concurrency`` the
     plain functions (threads, or child processes with ``sync_pool="processes"``, where
     ``max_tasks_per_child`` and ``max_memory_per_child`` (KiB) recycle children), and
-    ``prefetch`` how many more messages the worker may hold ready beyond those.
+    ``prefetch`` how many more messages the worker may hold ready beyond those (or
+    ``prefetch_multiplier`` per plain-function seat, as Celery counts it, following the
+    pool's size). ``autoscale=(maximum, minimum)`` sizes the plain-function pool with
+    demand (see ``autoscale.py``; it starts at the minimum, ``sync_concurrency`` is not
+    used); :meth:`resize` sizes it by hand.
     ``strict_order`` serves queues in the order given instead of in turn. ``block`` is the
     longest a fetch waits before looking around again. ``heartbeat`` is the interval of
     liveness beats (a worker silent for three is taken as dead); ``recovery`` says when
@@ -87,6 +93,9 @@ class Worker:
         max_tasks_per_child: int | None = None,
         max_memory_per_child: int | None = None,
         prefetch: int | None = None,
+        prefetch_multiplier: int | None = None,
+        autoscale: tuple[int, int] | None = None,
+        autoscale_keepalive: float = DEFAULT_KEEPALIVE,
         name: str | None = None,
         strict_order: bool = False,
         block: float = 1.0,
@@ -113,6 +122,14 @@ class Worker:
         self.sync_pool = sync_pool
         self.max_tasks_per_child = max_tasks_per_child
         self.max_memory_per_child = max_memory_per_child
+        self.autoscaler = (
+            Autoscaler(self, *autoscale, keepalive=autoscale_keepalive) if autoscale else None
+        )
+        if self.autoscaler is not None:
+            self.sync_concurrency = self.autoscaler.initial
+        if prefetch is not None and prefetch_multiplier is not None:
+            raise ConfigurationError("give prefetch or prefetch_multiplier, not both")
+        self.prefetch_multiplier = prefetch_multiplier
         self.prefetch = concurrency if prefetch is None else prefetch
         self.name = name or f"celeriac@{socket.gethostname()}"
         self.consumer = f"{self.name}#{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -144,6 +161,18 @@ class Worker:
         self._control: Control | None = None
         self._heartbeat: Heartbeat | None = None
         self._pool: SyncPool | None = None  # the process pool, while it is open
+        self._init_sync_pool()
+        self._count_prefetch()
+
+    def _init_sync_pool(self) -> None:
+        """What sizes the plain-function pool (see :meth:`resize`)."""
+        self._seats = Seats(self.sync_concurrency)  # plain functions running at once
+        self._threads: anyio.CapacityLimiter | None = None  # while running
+        self._sync_runners = 0
+        self._add_sync_runner: Callable[[], None] | None = None  # while fetching
+        self._sync_busy = 0  # plain-function jobs taken by a runner, running or waiting
+        self._sync_jobs: Jobs[Job] | None = None  # while fetching
+        self._resizing: anyio.Lock | None = None  # while running
 
     # -- control ------------------------------------------------------------------------
 
@@ -157,6 +186,51 @@ class Worker:
         tasks registered (or modules reloaded) since they started; threads need not."""
         if self._pool is not None:  # set once it is open, before the lifespan starts
             self._pool.renew()
+
+    async def resize(self, size: int) -> None:
+        """Run ``size`` plain functions at once from now on (Celery's pool_grow and
+        pool_shrink): the process pool forks or stops children, the thread limit moves,
+        and the worker holds as many more or fewer messages. Running tasks finish."""
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"the pool needs at least one seat, got {size!r}")
+        if self._resizing is None:  # not running: only the numbers change
+            self._resizing = anyio.Lock()
+        async with self._resizing:
+            if self._pool is not None:
+                await self._pool.resize(size)
+            self.sync_concurrency = size
+            self._seats.resize(size)
+            if self._threads is not None:
+                self._threads.total_tokens = size
+            self._count_prefetch()
+            while self._add_sync_runner is not None and self._sync_runners < size:
+                self._add_sync_runner()
+
+    @property
+    def sync_demand(self) -> int:
+        """Plain-function tasks held: running, or waiting for a seat (in line or taken)."""
+        waiting = len(self._sync_jobs) if self._sync_jobs is not None else 0
+        return self._sync_busy + waiting
+
+    def seat_kind(self, count: int) -> str:
+        """What a seat of the plain-function pool is, for logs: ``processes``..."""
+        kind = "process" if self.sync_pool == "processes" else "thread"
+        return kind if count == 1 else f"{kind}es" if kind == "process" else f"{kind}s"
+
+    def autoscale_changed(self) -> None:
+        """The autoscaler's bounds moved: the prefetch follows its maximum."""
+        self._count_prefetch()
+
+    def _count_prefetch(self) -> None:
+        if self.prefetch_multiplier is not None:
+            seats = self.autoscaler.maximum if self.autoscaler else self.sync_concurrency
+            self.prefetch = self.prefetch_multiplier * seats
+        if self._fetcher is not None:
+            self._fetcher.capacity = self._capacity()
+            self._fetcher.poke()
+
+    def _capacity(self) -> int:
+        return self.concurrency + self.sync_concurrency + self.prefetch
 
     def stop(self, *, now: bool = False) -> None:
         """Stop: running tasks get ``grace`` seconds, prefetched ones go back to their
@@ -211,6 +285,8 @@ class Worker:
         once (for a worker that owns its process)."""
         self._stopping = anyio.Event()
         self._runners_scope = anyio.CancelScope()
+        self._resizing = anyio.Lock()
+        self._threads = anyio.CapacityLimiter(self.sync_concurrency)
         if self._stop_asked:
             self._stopping.set()
         async with (
@@ -223,7 +299,7 @@ class Worker:
                 self.app,
                 self.name,
                 finisher,
-                anyio.CapacityLimiter(self.sync_concurrency),
+                self._threads,
                 counters=self.counters,
                 holdings=self.holdings,
                 recovery=self.recovery,
@@ -260,6 +336,8 @@ class Worker:
                     services.start_soon(self._watch_signals)
                 if self.scheduler is not None:
                     services.start_soon(self.scheduler.run)
+                if self.autoscaler is not None:
+                    services.start_soon(self.autoscaler.run)
                 await self._consume(finisher, runner, burst)
                 services.cancel_scope.cancel()  # no heartbeat may announce us after this
             await heartbeat.withdraw()
@@ -303,11 +381,19 @@ class Worker:
 
     async def _fetch_and_run(self, runner: Runner, burst: bool) -> None:
         async_jobs, sync_jobs = Jobs[Job](), Jobs[Job]()
+        self._sync_jobs = sync_jobs
+        autoscaler = self.autoscaler
 
         def deliver(delivery: Delivery) -> None:
             job = runner.prepare(delivery)
-            if job is not None:
-                (async_jobs if job.task.is_async else sync_jobs).put(job)
+            if job is None:
+                return
+            if job.task.is_async:
+                async_jobs.put(job)
+            else:
+                sync_jobs.put(job)
+                if autoscaler is not None:
+                    autoscaler.arrived()
 
         fetcher = self._fetcher = self._make_fetcher(deliver)
         if self._stop_asked:  # stopped (or paused) before it started
@@ -315,13 +401,21 @@ class Worker:
         if self._paused:
             fetcher.pause()
         async with anyio.create_task_group() as runners:
+
+            def add_sync_runner() -> None:
+                self._sync_runners += 1
+                runners.start_soon(self._run_sync_jobs, runner, sync_jobs)
+
             for _ in range(self.concurrency):
                 runners.start_soon(self._run_jobs, runner, async_jobs)
+            self._sync_runners = 0
             for _ in range(self.sync_concurrency):
-                runners.start_soon(self._run_jobs, runner, sync_jobs)
+                add_sync_runner()
+            self._add_sync_runner = add_sync_runner
             try:
                 await fetcher.run(burst=burst)
             finally:
+                self._add_sync_runner = None
                 async_jobs.close()
                 sync_jobs.close()
 
@@ -330,7 +424,7 @@ class Worker:
             self.app.broker,
             self.queues,
             self.consumer,
-            capacity=self.concurrency + self.sync_concurrency + self.prefetch,
+            capacity=self._capacity(),
             holdings=self.holdings,
             counters=self.counters,
             strict=self.strict_order,
@@ -343,19 +437,36 @@ class Worker:
 
     async def _run_jobs(self, runner: Runner, jobs: Jobs[Job]) -> None:
         while (job := await jobs.next()) is not None:
-            if self._stop_asked:
-                runner.finisher.submit(NackItem(job.delivery))  # not started: hand back
-                continue
-            self._count_start()
+            await self._run_one(runner, job)
+
+    async def _run_sync_jobs(self, runner: Runner, jobs: Jobs[Job]) -> None:
+        """Plain functions: a job runs once it has a seat (their number can change)."""
+        seats = self._seats
+        while (job := await jobs.next()) is not None:
+            self._sync_busy += 1
             try:
-                await runner.run(job)
-            except Exception:  # a bug of ours must not lose the message or the worker
-                logger.exception(
-                    "Internal error running %s[%s]: returned to the queue.",
-                    job.message.name,
-                    job.message.id,
-                )
-                runner.finisher.submit(NackItem(job.delivery))
+                await seats.take()
+                try:
+                    await self._run_one(runner, job)
+                finally:
+                    seats.give_back()
+            finally:
+                self._sync_busy -= 1
+
+    async def _run_one(self, runner: Runner, job: Job) -> None:
+        if self._stop_asked:
+            runner.finisher.submit(NackItem(job.delivery))  # not started: hand back
+            return
+        self._count_start()
+        try:
+            await runner.run(job)
+        except Exception:  # a bug of ours must not lose the message or the worker
+            logger.exception(
+                "Internal error running %s[%s]: returned to the queue.",
+                job.message.name,
+                job.message.id,
+            )
+            runner.finisher.submit(NackItem(job.delivery))
 
     def _flushed(self, deliveries: list[Delivery]) -> None:
         """The finisher recorded these: room for more."""

@@ -68,6 +68,10 @@ class Fetcher:
         self._releases += 1
         self._poked.set()
 
+    def poke(self) -> None:
+        """Look again now (the capacity changed)."""
+        self._poked.set()
+
     def stop(self) -> None:
         self.stopping = True
         self._poked.set()

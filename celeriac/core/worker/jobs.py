@@ -1,4 +1,4 @@
-"""`Jobs`: the decoded jobs waiting for a free runner.
+"""`Jobs`: the decoded jobs waiting for a free runner; `Seats`: how many of them run.
 
 An unbounded first-in first-out queue that the fetcher fills (without waiting) and the
 runners take from; once closed, the runners take what is left, then stop. It stands
@@ -12,9 +12,10 @@ cancelled by the worker's cancel scopes as before.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from typing import Generic, TypeVar
 
-__all__ = ["Jobs"]
+__all__ = ["Jobs", "Seats"]
 
 T = TypeVar("T")
 
@@ -28,6 +29,10 @@ class Jobs(Generic[T]):
         if self._closed:
             raise RuntimeError("no jobs can be added after close()")
         self._queue.put_nowait(job)
+
+    def __len__(self) -> int:
+        """Jobs waiting (the end-of-jobs mark not counted)."""
+        return self._queue.qsize() - (1 if self._closed else 0)
 
     def close(self) -> None:
         """No more jobs: each runner stops once none is left."""
@@ -44,3 +49,44 @@ class Jobs(Generic[T]):
         if job is None:
             self._queue.put_nowait(None)  # the end, for the next runner too
         return job
+
+
+class Seats:
+    """At most ``total`` holders at once, first come first served; ``total`` can change
+    at any time (a smaller total lets current holders finish: it binds the next ones).
+    Cheaper than a capacity limiter, which the runners would pay for on every job."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.taken = 0
+        self._waiting: deque[asyncio.Future[None]] = deque()
+
+    async def take(self) -> None:
+        if self.taken < self.total and not self._waiting:
+            self.taken += 1
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():  # given a seat, then cancelled
+                self.give_back()
+            else:
+                self._waiting.remove(waiter)
+            raise
+
+    def give_back(self) -> None:
+        self.taken -= 1
+        self._seat_waiters()
+
+    def resize(self, total: int) -> None:
+        self.total = total
+        self._seat_waiters()
+
+    def _seat_waiters(self) -> None:
+        while self._waiting and self.taken < self.total:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                self.taken += 1
+                waiter.set_result(None)

@@ -14,6 +14,10 @@ How it works:
 * Time limits are cancel scopes around that wait. At the soft limit the parent sends
   SIGUSR1 and the child raises SoftTimeLimitExceeded inside the task (see ``_child.py``).
   At the hard limit, or when the caller is cancelled, the parent sends SIGKILL.
+* ``resize`` changes the number of seats at run time (Celery's ``pool_grow``,
+  ``pool_shrink`` and autoscaling): a new seat forks its child when first borrowed; a
+  seat beyond the new size leaves once idle (a call in progress finishes first), its
+  child stopped with SIGTERM.
 * A seat whose child is gone (killed, lost, retired by ``max_tasks_per_child`` or
   ``max_memory_per_child``, or dead while idle) gets a new child when it is next
   borrowed, forked then from the parent. Nothing runs in the background.
@@ -151,8 +155,9 @@ class ProcessPool:
         self.max_memory_per_child = max_memory_per_child
         self.child_init = child_init
         self._context = multiprocessing.get_context("fork")
-        self._children: list[_Child | None] = [None] * size  # one per seat
+        self._children: dict[int, _Child | None] = dict.fromkeys(range(size))  # by seat
         self._idle: list[int] = []  # seats not lent to a call
+        self._retiring = 0  # seats to take away as soon as they are given back
         self._room: anyio.Semaphore | None = None  # set while the pool is open
         self._started = 0  # children forked so far; they are named after it
         self._generation = 0  # bumped by renew(): older children are replaced
@@ -161,9 +166,9 @@ class ProcessPool:
         if self._room is not None:
             raise RuntimeError("this process pool is already open")
         try:
-            for seat in range(self.size):
+            for seat in self._children:
                 self._children[seat] = self._fork()
-            for child in list(self._children):  # started together, awaited in turn
+            for child in list(self._children.values()):  # started together, awaited in turn
                 assert child is not None
                 await self._wait_started(child)
         except BaseException:
@@ -216,6 +221,37 @@ class ProcessPool:
         (so they know the tasks registered since); a child in a call finishes it first."""
         self._generation += 1
 
+    async def resize(self, size: int) -> None:
+        """Have ``size`` seats from now on. New seats fork their child when first used;
+        seats beyond ``size`` go at once when idle, else when their call has finished."""
+        _check(size=size)
+        room = self._room
+        if room is None:
+            raise RuntimeError("the process pool is not open: use 'async with' first")
+        leaving: list[_Child] = []
+        current = self.size
+        while current < size and self._retiring:  # a shrink not done yet: undo it
+            self._retiring -= 1
+            current += 1
+        while current < size:
+            seat = max(self._children, default=-1) + 1
+            self._children[seat] = None
+            self._idle.append(seat)
+            room.release()
+            current += 1
+        while current > size:
+            try:
+                room.acquire_nowait()
+            except anyio.WouldBlock:  # every seat is busy: the next one given back goes
+                self._retiring += 1
+            else:
+                child = self._children.pop(self._idle.pop())
+                if child is not None:
+                    leaving.append(child)
+            current -= 1
+        self.size = size
+        await _retire(leaving)
+
     # -- seats and children -------------------------------------------------------------
 
     @contextlib.asynccontextmanager
@@ -224,14 +260,21 @@ class ProcessPool:
         room = self._room
         if room is None:
             raise RuntimeError("the process pool is not open: use 'async with' first")
-        async with room:
-            if self._room is not room:
-                raise RuntimeError("the process pool was closed while this call waited")
-            seat = self._idle.pop()
-            try:
-                yield seat
-            finally:
+        await room.acquire()
+        if self._room is not room:
+            room.release()
+            raise RuntimeError("the process pool was closed while this call waited")
+        seat = self._idle.pop()
+        try:
+            yield seat
+        finally:
+            if self._retiring and self._room is room:  # the pool shrank meanwhile
+                self._retiring -= 1
+                child = self._children.pop(seat, None)
+                await _retire([child] if child is not None else [])
+            else:
                 self._idle.append(seat)
+                room.release()
 
     async def _ready(self, seat: int) -> _Child:
         """The seat's child, replaced first when it is gone or due to go."""
@@ -263,7 +306,7 @@ class ProcessPool:
     def _fork(self) -> _Child:
         parent_end, child_end = self._context.Pipe()
         self._started += 1
-        siblings = [c.conn for c in self._children if c is not None]
+        siblings = [c.conn for c in self._children.values() if c is not None]
         process = self._context.Process(
             target=_child.main,
             args=(
@@ -292,14 +335,9 @@ class ProcessPool:
     async def _stop(self) -> None:
         """SIGTERM every child, then collect them (SIGKILL for the slow); shielded, so
         that no child is left behind even when the caller is cancelled."""
-        children = [c for c in self._children if c is not None]
-        self._children = [None] * self.size
-        for child in children:
-            child.signal(signal.SIGTERM)
-        with anyio.CancelScope(shield=True):
-            deadline = anyio.current_time() + _STOP_GRACE
-            for child in children:
-                await child.reap(max(0.0, deadline - anyio.current_time()))
+        children = [c for c in self._children.values() if c is not None]
+        self._children = dict.fromkeys(self._children)
+        await _retire(children)
 
     # -- one call -------------------------------------------------------------------------
 
@@ -352,6 +390,18 @@ class ProcessPool:
                 limit,
             )
         return reply
+
+
+async def _retire(children: list[_Child]) -> None:
+    """SIGTERM these children, then collect them (SIGKILL for the slow); shielded, so
+    that no child is left behind even when the caller is cancelled."""
+    for child in children:
+        child.leaving = True
+        child.signal(signal.SIGTERM)
+    with anyio.CancelScope(shield=True):
+        deadline = anyio.current_time() + _STOP_GRACE
+        for child in children:
+            await child.reap(max(0.0, deadline - anyio.current_time()))
 
 
 def _check(**settings: int | None) -> None:

@@ -3,6 +3,7 @@ it on the control channel (see ``control.py``; sent with ``App.control``)."""
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -16,13 +17,13 @@ from ..message import TaskMessage
 if TYPE_CHECKING:
     from ._worker import Worker
 
-__all__ = ["Remote"]
+__all__ = ["Remote", "described"]
 
 
 class Remote:
     """The answers of ``worker``: ping, stats, active, reserved, registered,
     active_queues, revoked, query_task, shutdown, rate_limit, time_limit,
-    add_consumer and cancel_consumer."""
+    add_consumer, cancel_consumer, pool_grow, pool_shrink and autoscale."""
 
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
@@ -32,7 +33,8 @@ class Remote:
         handler = self._handlers().get(request)
         if handler is None:
             raise LookupError(f"unknown control request {request!r}")
-        return handler(arguments)
+        answer = handler(arguments)
+        return await answer if inspect.isawaitable(answer) else answer
 
     def _handlers(self) -> dict[str, Callable[[Mapping[str, Any]], Any]]:
         return {
@@ -53,7 +55,41 @@ class Remote:
             ),
             "add_consumer": lambda args: self._add_queue(str(args["queue"])),
             "cancel_consumer": lambda args: self._cancel_queue(str(args["queue"])),
+            "pool_grow": lambda args: self._grow(_count(args.get("n", 1))),
+            "pool_shrink": lambda args: self._grow(-_count(args.get("n", 1))),
+            "autoscale": lambda args: self._autoscale(args.get("max"), args.get("min")),
         }
+
+    async def _grow(self, change: int) -> str:
+        worker = self.worker
+        way = "grow" if change > 0 else "shrink"
+        if worker.autoscaler is not None:
+            raise ValueError(
+                f"pool_{way} is not supported with autoscale. Adjust autoscale range instead."
+            )
+        size = worker.sync_concurrency + change
+        if size < 1:
+            raise ValueError(
+                f"the pool cannot shrink by {-change}: it has {worker.sync_concurrency} "
+                f"{worker.seat_kind(worker.sync_concurrency)} and keeps one at least"
+            )
+        await worker.resize(size)
+        logger.info(
+            "%s: pool %s to %d %s (remote control).",
+            worker.name,
+            "grown" if change > 0 else "shrunk",
+            size,
+            worker.seat_kind(size),
+        )
+        return f"pool will {way}"
+
+    async def _autoscale(self, maximum: Any, minimum: Any) -> str:
+        autoscaler = self.worker.autoscaler
+        if autoscaler is None:
+            raise ValueError("Autoscale not enabled")
+        bounds = [None if v is None else _count(v, allow_zero=True) for v in (maximum, minimum)]
+        new_max, new_min = await autoscaler.update(*bounds)
+        return f"autoscale now max={new_max} min={new_min}"
 
     def _set_rate_limit(self, name: str, per_second: float | None) -> str:
         task = self.worker.app.tasks.get(name)
@@ -119,6 +155,7 @@ class Remote:
             "active": info.active,
             "held": info.held,
             "counters": dict(info.counters),
+            "autoscaler": self.worker.autoscaler.info() if self.worker.autoscaler else None,
         }
 
     def _running_tasks(self) -> list[dict[str, Any]]:
@@ -126,7 +163,7 @@ class Remote:
         if runner is None:
             return []
         return [
-            _described(job.message, job.delivery, started)
+            described(job.message, job.delivery, started)
             for job, started in list(runner.active.values())
         ]
 
@@ -141,7 +178,7 @@ class Remote:
             except DecodeError:
                 continue
             if message.id not in running:
-                found.append(_described(message, delivery, None))
+                found.append(described(message, delivery, None))
         return found
 
     def _query(self, ids: Sequence[str]) -> dict[str, Any]:
@@ -159,8 +196,21 @@ class Remote:
         return "shutting down"
 
 
-def _described(message: TaskMessage, delivery: Delivery, started: float | None) -> dict[str, Any]:
-    """A task as remote control shows it."""
+def _count(value: Any, *, allow_zero: bool = False) -> int:
+    """A whole number from a request's arguments (the command line sends strings)."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected a whole number, got {value!r}") from None
+    if number < (0 if allow_zero else 1):
+        raise ValueError(f"expected a number of at least {0 if allow_zero else 1}, got {number}")
+    return number
+
+
+def described(
+    message: TaskMessage, delivery: Delivery | None = None, started: float | None = None
+) -> dict[str, Any]:
+    """A task as remote control shows it (``delivery``: as a worker holds it)."""
     return {
         "id": message.id,
         "name": message.name,
@@ -171,5 +221,5 @@ def _described(message: TaskMessage, delivery: Delivery, started: float | None) 
         "retries": message.retries,
         "headers": dict(message.headers),
         "time_start": started,
-        "redelivered": delivery.deliveries > 1,
+        "redelivered": delivery is not None and delivery.deliveries > 1,
     }

@@ -58,6 +58,8 @@ class SyncPool(Protocol):
 
     def renew(self) -> None: ...
 
+    async def resize(self, size: int) -> None: ...
+
 
 def _from_task_frame(exc: E, fn: Callable[..., Any]) -> E:
     """Drop the worker's own frames from the traceback, as users expect to see theirs."""

@@ -488,3 +488,81 @@ async def test_a_child_that_dies_in_its_init_stops_the_pool_opening() -> None:
     with anyio.fail_after(LIMIT), pytest.raises(WorkerLostError, match="while starting"):
         async with ProcessPool(FUNCTIONS, 1, child_init=_failing_init):
             pass
+
+
+# -- resizing ------------------------------------------------------------------------------
+
+
+async def _spans(pool: ProcessPool, count: int, delay: float) -> list[tuple[int, float, float]]:
+    spans: list[tuple[int, float, float]] = []
+
+    async def call() -> None:
+        spans.append(await pool.run("span", (delay,), {}))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(count):
+            tg.start_soon(call)
+    return spans
+
+
+async def test_growing_runs_more_at_once_with_new_children() -> None:
+    with anyio.fail_after(LIMIT):
+        async with ProcessPool(FUNCTIONS, 1) as pool:
+            first = await pool.run("pid", (), {})
+            await pool.resize(3)
+            assert pool.size == 3
+            spans = await _spans(pool, 3, 0.3)
+    assert most_at_once(spans) == 3
+    assert first in {child for child, _, _ in spans}  # the old child stays
+    assert len({child for child, _, _ in spans}) == 3
+
+
+async def test_shrinking_stops_idle_children_at_once() -> None:
+    with anyio.fail_after(LIMIT):
+        async with ProcessPool(FUNCTIONS, 3) as pool:
+            pids = {child for child, _, _ in await _spans(pool, 3, 0.2)}
+            await pool.resize(1)
+            gone = [child for child in pids if collected(child)]
+            assert len(gone) == 2  # stopped and collected before resize returned
+            spans = await _spans(pool, 3, 0.1)
+    assert most_at_once(spans) == 1
+    assert {child for child, _, _ in spans} == pids - set(gone)
+
+
+async def test_shrinking_while_busy_retires_seats_as_their_calls_end() -> None:
+    with anyio.fail_after(LIMIT):
+        async with ProcessPool(FUNCTIONS, 2) as pool, anyio.create_task_group() as tg:
+            done: list[str] = []
+
+            async def call() -> None:
+                done.append(await pool.run("sleepy", (0.4,), {}))
+
+            tg.start_soon(call)
+            tg.start_soon(call)
+            await anyio.sleep(0.1)
+            await pool.resize(1)  # both busy: nothing to stop yet, no call is cut short
+            assert pool.size == 1
+        assert done == ["woke", "woke"]
+        assert len([c for c in pool._children.values() if c is not None]) == 0  # left
+    # a shrink still pending is undone by a grow: both seats stay
+    with anyio.fail_after(LIMIT):
+        async with ProcessPool(FUNCTIONS, 2) as pool:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(pool.run, "sleepy", (0.3,), {})
+                tg.start_soon(pool.run, "sleepy", (0.3,), {})
+                await anyio.sleep(0.1)
+                await pool.resize(1)
+                await pool.resize(2)
+            spans = await _spans(pool, 2, 0.2)
+    assert most_at_once(spans) == 2
+
+
+async def test_resizing_to_nothing_or_a_closed_pool_is_refused() -> None:
+    pool = ProcessPool(FUNCTIONS, 1)
+    with pytest.raises(RuntimeError, match="not open"):
+        await pool.resize(2)
+    with anyio.fail_after(LIMIT):
+        async with pool:
+            with pytest.raises(ConfigurationError, match="size must be at least 1"):
+                await pool.resize(0)
+            assert await pool.run("add", (1, 2), {}) == 3
