@@ -1,9 +1,16 @@
-"""Run the project twice on one private redis-server: as written, under
-``celery -A proj worker``, and after the import swap, under ``celeriac -A proj worker``
-(each on its own Redis database), then drive both with the same scenarios."""
+"""Run each project twice on one private redis-server: as written, under
+``celery -A proj worker -B``, and after the import swap, under ``celeriac -A proj worker
+-B`` (each on Redis databases of its own), then drive both with the same scenarios.
+
+The projects run one after the other (a module each, its fixtures scoped to it), so
+that two workers at most share the machine. Every comparison is recorded for the
+compatibility matrix, written at the end of the session (``--compat-matrix PATH``;
+``scripts/compat`` writes ``docs/compat-matrix.md``).
+"""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -13,28 +20,75 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from compat_tests.matrix import Row, write_matrix
 from compat_tests.swap import swap_command, swap_tree
 from tests.redis_server import RedisServer
 
-PROJECT = Path(__file__).parent / "project"
-collect_ignore = ["project"]  # the project's own tests run in its copies, under each flavour
-FLAVOURS = {"celery": 1, "celeriac": 2}  # flavour → its Redis database
-WORKER_ARGS = ["-A", "proj", "worker", "-l", "INFO", "-P", "prefork", "-c", "4"]
-WORKER_ARGS += ["-Q", "celery,other", "-n", "w1@%h", "--without-gossip", "--without-mingle"]
+HERE = Path(__file__).parent
+# the projects' own tests run in their copies, under each flavour
+collect_ignore = ["project", "django_project"]
+FLAVOURS = ("celery", "celeriac")
 STARTUP_SECONDS = 60
 DRIVE_SECONDS = 400
+COMMON_ARGS = ["worker", "-B", "-l", "INFO", "-P", "prefork", "--without-gossip"]
+COMMON_ARGS += ["--without-mingle"]
 
 
-def scenario_names() -> list[str]:
-    """The driver's scenarios, read from its source (importing it needs a running project)."""
-    source = (PROJECT / "drive.py").read_text()
-    return re.findall(r"^@scenario\ndef (\w+)\(", source, re.MULTILINE)
+@dataclass(frozen=True)
+class Project:
+    """A Celery project of the suite: where it is, how its worker starts, and the first
+    of the four Redis databases it uses (its worker and its own tests, per flavour)."""
+
+    name: str
+    title: str
+    path: Path
+    worker_args: tuple[str, ...]
+    first_db: int
+    env: dict[str, str] = field(default_factory=dict)
+
+
+PROJECTS = {
+    "plain": Project(
+        "plain",
+        "Plain package (proj/celery.py, a config module)",
+        HERE / "project",
+        ("-A", "proj", *COMMON_ARGS, "-c", "4", "-Q", "celery,other", "-n", "w1@%h"),
+        1,
+    ),
+    "django": Project(
+        "django",
+        "Django layout (CELERY_ settings, two apps, beat)",
+        HERE / "django_project",
+        ("-A", "shop", *COMMON_ARGS, "-c", "2", "-Q", "celery,billing", "-n", "w2@%h"),
+        5,
+        {"DJANGO_SETTINGS_MODULE": "shop.settings"},
+    ),
+}
+
+
+def scenarios(project: Project) -> list[tuple[str, str]]:
+    """The driver's scenarios and what each checks (the first line of its docstring, or
+    its name), read from its source: importing it needs a running project."""
+    tree = ast.parse((project.path / "drive.py").read_text())
+    found = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and any(
+            isinstance(d, ast.Name) and d.id == "scenario" for d in node.decorator_list
+        ):
+            doc = (ast.get_docstring(node) or "").strip().split("\n\n")[0]
+            found.append((node.name, " ".join(doc.split()) or node.name.replace("_", " ")))
+    return found
+
+
+def scenario_names(project: Project | None = None) -> list[str]:
+    return [name for name, _ in scenarios(project or PROJECTS["plain"])]
 
 
 @dataclass
@@ -43,10 +97,11 @@ class Flavour:
     project: Path
     env: dict[str, str]
     log: Path
+    worker_args: tuple[str, ...]
     worker: subprocess.Popen[bytes] | None = None
 
     def start_worker(self) -> None:
-        argv = [*_program(self.name), *WORKER_ARGS, "--logfile", str(self.log)]
+        argv = [*_program(self.name), *self.worker_args, "--logfile", str(self.log)]
         with (self.log.parent / f"{self.name}-worker.out").open("wb") as output:
             self.worker = subprocess.Popen(
                 argv, cwd=self.project, env=self.env, stdout=output, stderr=subprocess.STDOUT
@@ -86,29 +141,43 @@ def _program(flavour: str) -> list[str]:
     return swap_command(celery) if flavour == "celeriac" else celery
 
 
-def _prepare(name: str, root: Path, server: RedisServer) -> Flavour:
-    project = root / name
-    shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns("__pycache__"))
+def _url(server: RedisServer, db: int) -> str:
+    return server.url.rsplit("/", 1)[0] + f"/{db}"
+
+
+def _prepare(project: Project, name: str, root: Path, server: RedisServer) -> Flavour:
+    copy = root / name
+    shutil.copytree(project.path, copy, ignore=shutil.ignore_patterns("__pycache__", "*.sqlite3"))
     if name == "celeriac":
-        swap_tree(project)
-    url = server.url.rsplit("/", 1)[0] + f"/{FLAVOURS[name]}"
+        swap_tree(copy)
+    db = project.first_db + FLAVOURS.index(name)
     log = root / f"{name}-worker.log"
     env = {
         **os.environ,
+        **project.env,
         "COMPAT_PROGRAM": _program(name)[0],
-        "PYTHONPATH": str(project),
-        "COMPAT_REDIS_URL": url,
+        "PYTHONPATH": str(copy),
+        "COMPAT_REDIS_URL": _url(server, db),
+        "COMPAT_DB_PATH": str(root / f"{name}.sqlite3"),
         "COMPAT_WORKER_LOG": str(log),
     }
-    return Flavour(name, project, env, log)
+    return Flavour(name, copy, env, log, project.worker_args)
 
 
 @pytest.fixture(scope="session")
-def flavours(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Flavour]]:
-    """The project as written and swapped, with its worker running on the private Redis."""
-    root = tmp_path_factory.mktemp("compat")
+def redis_for_projects() -> Iterator[RedisServer]:
+    """One freshly started redis-server for every project and flavour."""
     server = RedisServer.start()
-    prepared = [_prepare(name, root, server) for name in FLAVOURS]
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def running(project: Project, root: Path, server: RedisServer) -> Iterator[list[Flavour]]:
+    """The project as written and swapped, with its worker (and beat) running."""
+    prepared = [_prepare(project, name, root, server) for name in FLAVOURS]
     try:
         for flavour in prepared:
             flavour.start_worker()
@@ -118,26 +187,24 @@ def flavours(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Flavour]
     finally:
         for flavour in prepared:
             flavour.stop_worker()
-        server.stop()
 
 
 def _run_all(commands: dict[str, tuple[list[str], Flavour, dict[str, str]]]) -> dict[str, Any]:
     """Run one command per flavour at the same time; each one's (exit code, stdout)."""
-    running = {
+    started = {
         name: subprocess.Popen(
             argv, cwd=flavour.project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
         for name, (argv, flavour, env) in commands.items()
     }
     done = {}
-    for name, process in running.items():
+    for name, process in started.items():
         out, err = process.communicate(timeout=DRIVE_SECONDS)
         done[name] = (process.returncode, out.decode(), err.decode())
     return done
 
 
-@pytest.fixture(scope="session")
-def observed(flavours: list[Flavour]) -> dict[str, dict[str, Any]]:
+def observe(flavours: list[Flavour]) -> dict[str, dict[str, Any]]:
     """Each flavour's observations, scenario by scenario (both run at the same time)."""
     commands = {f.name: ([sys.executable, "drive.py"], f, f.env) for f in flavours}
     seen = {}
@@ -150,16 +217,15 @@ def observed(flavours: list[Flavour]) -> dict[str, dict[str, Any]]:
     return seen
 
 
-@pytest.fixture(scope="session")
-def project_suites(flavours: list[Flavour]) -> dict[str, tuple[int, dict[str, str], str]]:
-    """The project's own pytest suite under each flavour (on Redis databases of its
-    own): exit code, each test's outcome, and the output's tail."""
+def own_suites(project: Project, flavours: list[Flavour]) -> dict[str, Any]:
+    """The project's own pytest suite under each flavour (on Redis databases and a
+    database file of its own): exit code, each test's outcome, and the output's tail."""
     commands = {}
     for flavour in flavours:
         env = dict(flavour.env)
-        env["COMPAT_REDIS_URL"] = flavour.env["COMPAT_REDIS_URL"][:-1] + str(
-            FLAVOURS[flavour.name] + 2
-        )
+        db = project.first_db + 2 + FLAVOURS.index(flavour.name)
+        env["COMPAT_REDIS_URL"] = env["COMPAT_REDIS_URL"].rsplit("/", 1)[0] + f"/{db}"
+        env["COMPAT_DB_PATH"] = env["COMPAT_DB_PATH"].replace(".sqlite3", "-tests.sqlite3")
         argv = [sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", "tests"]
         commands[flavour.name] = (argv, flavour, env)
     suites = {}
@@ -168,3 +234,22 @@ def project_suites(flavours: list[Flavour]) -> dict[str, tuple[int, dict[str, st
         outcomes = {test: outcome for outcome, test in found}
         suites[name] = (code, outcomes, (out + err)[-4000:])
     return suites
+
+
+# -- the matrix -----------------------------------------------------------------------------
+
+ROWS: list[Row] = []
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--compat-matrix",
+        metavar="PATH",
+        help="write the compatibility matrix (Markdown) there at the end of the run",
+    )
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    target = session.config.getoption("--compat-matrix", None)
+    if target and ROWS:
+        write_matrix(Path(target), ROWS, PROJECTS)

@@ -1,18 +1,22 @@
-"""Each scenario of the project's driver, compared between Celery and celeriac: the
-same calls must show users the same states, values, exception types and messages,
-ordering and time windows; and the project's own test suite must pass under both."""
+"""Each project's scenarios, compared between Celery and celeriac: the same calls must
+show users the same states, values, exception types and messages, ordering, time
+windows and beat ticks; and each project's own test suite must pass under both. The
+projects run one after the other (their fixtures are scoped to one project)."""
 
 from __future__ import annotations
 
-import copy
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from compat_tests.conftest import scenario_names
+from compat_tests.conftest import PROJECTS, ROWS, Flavour, observe, own_suites, running, scenarios
+from compat_tests.matrix import compare, compare_suites
+from tests.redis_server import RedisServer
 
 # What celeriac shows differently on purpose, each listed in docs/differences.md:
-# scenario → {dotted path in its observation: what celeriac shows there}.
+# (project, scenario) → {dotted path in its observation: what celeriac shows there}.
 INTENTIONAL: dict[str, dict[str, Any]] = {
     # Celery's TimeLimitExceeded holds the bare limit and prints "TimeLimitExceeded(1,)"
     "call_time_limits": {"hard.text": "hard time limit (1.0s) exceeded"},
@@ -42,33 +46,44 @@ INTENTIONAL: dict[str, dict[str, Any]] = {
 }
 
 
-def _pop(observation: dict[str, Any], path: str) -> Any:
-    *parents, last = path.split(".")
-    for key in parents:
-        observation = observation[key]
-    return observation.pop(last)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "scenario" in metafunc.fixturenames:
+        cases = [(key, s) for key, project in PROJECTS.items() for s in scenarios(project)]
+        ids = [f"{key}-{s[0]}" for key, s in cases]
+        metafunc.parametrize(("project_key", "scenario"), cases, ids=ids, scope="module")
+    elif "project_key" in metafunc.fixturenames:
+        metafunc.parametrize("project_key", list(PROJECTS), scope="module")
+
+
+@pytest.fixture(scope="module")
+def flavours(
+    project_key: str, tmp_path_factory: pytest.TempPathFactory, redis_for_projects: RedisServer
+) -> Iterator[list[Flavour]]:
+    root: Path = tmp_path_factory.mktemp(f"compat-{project_key}")
+    with running(PROJECTS[project_key], root, redis_for_projects) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def observed(flavours: list[Flavour]) -> dict[str, dict[str, Any]]:
+    return observe(flavours)
+
+
+@pytest.fixture(scope="module")
+def project_suites(project_key: str, flavours: list[Flavour]) -> dict[str, Any]:
+    return own_suites(PROJECTS[project_key], flavours)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", scenario_names())
-def test_celeriac_matches_celery(name: str, observed: dict[str, dict[str, Any]]) -> None:
-    under_celery = copy.deepcopy(observed["celery"][name])
-    under_celeriac = copy.deepcopy(observed["celeriac"][name])
-    assert "scenario_error" not in under_celery, under_celery["scenario_error"]
-    for path, ours in INTENTIONAL.get(name, {}).items():
-        theirs = _pop(under_celery, path)
-        assert _pop(under_celeriac, path) == ours
-        assert theirs != ours, f"{name}: {path} now matches Celery; drop it from INTENTIONAL"
-    assert under_celeriac == under_celery
+def test_celeriac_matches_celery(
+    project_key: str, scenario: tuple[str, str], observed: dict[str, dict[str, Any]]
+) -> None:
+    intentional = INTENTIONAL.get(scenario[0], {}) if project_key == "plain" else {}
+    compare(ROWS, project_key, scenario, observed, intentional)
 
 
 @pytest.mark.slow
 def test_projects_own_suite_passes_after_the_swap(
-    project_suites: dict[str, tuple[int, dict[str, str], str]],
+    project_key: str, project_suites: dict[str, Any]
 ) -> None:
-    code, outcomes, tail = project_suites["celery"]
-    assert code == 0 and outcomes, f"the project's suite fails under Celery itself:\n{tail}"
-    assert set(outcomes.values()) == {"PASSED"}
-    swapped_code, swapped_outcomes, swapped_tail = project_suites["celeriac"]
-    assert swapped_outcomes == outcomes, swapped_tail
-    assert swapped_code == 0, swapped_tail
+    compare_suites(ROWS, project_key, project_suites)

@@ -38,9 +38,9 @@ HONOURED: Mapping[str, str] = {
         "the longest sleep between `celeriac beat`'s passes (default 5 s; `--max-interval`)"
     ),
     "beat_schedule": (
-        "run by `celeriac beat` or `worker -B` on celeriac's scheduler: crontab, schedule, "
-        "timedelta or "
-        "seconds; each tick is sent once however many schedulers run (docs/periodic.md)"
+        "run by `celeriac beat` or `worker -B` on celeriac's scheduler: crontab, solar, "
+        "schedule, timedelta or seconds; each tick is sent once however many schedulers "
+        "run (docs/periodic.md)"
     ),
     "broker_transport_options": "`master_name` names the Sentinel master (see URLs above)",
     "broker_url": "Redis or `memory://` (see URLs above)",

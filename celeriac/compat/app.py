@@ -25,7 +25,7 @@ from ..core.message import TaskMessage
 from ..core.result import FAILURE, ExceptionInfo, ResultRecord
 from ..core.retry import RetryPolicy
 from ..core.task import Task as CoreTask
-from . import _calling
+from . import _calling, _django, signals
 from ._builtins import add_builtins
 from .config import (
     CeleriacConfigWarning,
@@ -135,6 +135,7 @@ class Celery:
         self._autodiscover: list[tuple[Any, str]] = []
         self._warned_options: set[str] = set()
         self.control = Control(self)
+        self._fixup = _django.fixup(self)  # Celery's Django fix-up, in a Django project
         add_builtins(self)
         with _lock:
             _apps.add(self)
@@ -447,6 +448,7 @@ class Celery:
         modules, as a worker does when it starts (Celery's loader does the same; a
         client process imports only what its own code imports)."""
         self.finalize()
+        signals.import_modules.send(sender=self)
         for module in (*tuple(self.conf.imports or ()), *tuple(self.conf.include or ())):
             importlib.import_module(module)
         self._discover()
@@ -784,10 +786,13 @@ def _import_related(package: str, related: str) -> None:
 
 def _django_apps() -> list[str]:
     try:
-        from django.conf import settings  # type: ignore[import-not-found]
+        apps = importlib.import_module("django.apps").apps
+        settings = importlib.import_module("django.conf").settings
     except ImportError:
         raise ConfigurationError(
             "autodiscover_tasks() without packages reads Django's INSTALLED_APPS, but "
             "Django is not installed: pass the packages"
         ) from None
+    if apps.ready:  # the apps' own names (an entry may name an AppConfig class)
+        return [config.name for config in apps.get_app_configs()]
     return list(settings.INSTALLED_APPS)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime as dt
+import functools
+import importlib
 import inspect
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
@@ -244,6 +246,15 @@ class Task:
     def delay(self, *args: Any, **kwargs: Any) -> Any:
         """Send the task with these arguments (``apply_async`` without options)."""
         return self.apply_async(args, kwargs)
+
+    def delay_on_commit(self, *args: Any, **kwargs: Any) -> None:
+        """Django: ``delay`` once the current database transaction commits (at once
+        outside one). Returns nothing: the task does not exist before the commit."""
+        _on_commit(functools.partial(self.delay, *args, **kwargs))
+
+    def apply_async_on_commit(self, *args: Any, **kwargs: Any) -> None:
+        """Django: ``apply_async`` once the current database transaction commits."""
+        _on_commit(functools.partial(self.apply_async, *args, **kwargs))
 
     def apply_async(
         self,
@@ -503,3 +514,14 @@ class _CurrentTask:
 
 
 current_task = _CurrentTask()
+
+
+def _on_commit(send: Callable[[], Any]) -> None:
+    try:
+        transaction = importlib.import_module("django.db.transaction")
+    except ImportError:
+        raise ImproperlyConfigured(
+            "delay_on_commit and apply_async_on_commit need Django (they wait for its "
+            "database transaction to commit): use delay or apply_async"
+        ) from None
+    transaction.on_commit(send)

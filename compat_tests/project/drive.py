@@ -116,6 +116,7 @@ SETTINGS = [
 
 @scenario
 def settings_and_namespaces():
+    """Settings from an object with the CELERY namespace, Celery 3 upper-case names, conf.update."""
     django = Celery("dj", set_as_current=False)
     django.config_from_object(DjangoSettings, namespace="CELERY")
     old = Celery("old", set_as_current=False)
@@ -130,6 +131,7 @@ def settings_and_namespaces():
 
 @scenario
 def autodiscovered_tasks():
+    """autodiscover_tasks() with a related_name finds a package's task module."""
     return {
         "registered": "proj.extra.jobs.triple" in app.tasks,
         "value": app.send_task("proj.extra.jobs.triple", args=(3,)).get(timeout=10),
@@ -138,6 +140,7 @@ def autodiscovered_tasks():
 
 @scenario
 def delay_and_get():
+    """delay() and get(): value, state, ready, successful."""
     result = tasks.add.delay(2, 3)
     value = result.get(timeout=10)
     return {
@@ -157,6 +160,7 @@ def delay_and_get():
 
 @scenario
 def apply_async_options():
+    """apply_async with args, kwargs and a chosen task_id."""
     chosen = app.AsyncResult("chosen-id-0001")
     result = tasks.add.apply_async(args=(1,), kwargs={"y": 4}, task_id=chosen.id)
     return {"value": result.get(timeout=10), "same_id": result.id == chosen.id}
@@ -164,6 +168,7 @@ def apply_async_options():
 
 @scenario
 def shared_task_and_names():
+    """shared_task, and task names by default and by name=."""
     return {
         "shared": tasks.mul.delay(6, 7).get(timeout=10),
         "names": [tasks.add.name, tasks.mul.name, tasks.named.name],
@@ -173,18 +178,21 @@ def shared_task_and_names():
 
 @scenario
 def send_task_by_name():
+    """send_task by name, without importing the task."""
     result = app.send_task("proj.tasks.add", args=(10, 5))
     return {"value": result.get(timeout=10), "name": result.name}
 
 
 @scenario
 def request_fields():
+    """What a task sees in self.request: id, args, kwargs, custom headers, delivery info."""
     result = tasks.whoami.apply_async((1, 2), {"k": "v"}, headers={"x_tenant": "acme"})
     return result.get(timeout=10)
 
 
 @scenario
 def result_extended_fields():
+    """result_extended: name, args, kwargs, worker, queue, retries, date_done."""
     result = tasks.add.delay(3, 4)
     result.get(timeout=10)
     done = result.date_done
@@ -203,6 +211,7 @@ def result_extended_fields():
 
 @scenario
 def failure_propagates():
+    """A failure raises in get(), or is returned with propagate=False; traceback kept."""
     result = tasks.fail.delay("boom")
     error = raised(lambda: result.get(timeout=10))
     quiet = result.get(timeout=10, propagate=False)
@@ -219,12 +228,14 @@ def failure_propagates():
 
 @scenario
 def custom_exception():
+    """A custom exception reaches the caller as its own class, with its message."""
     result = tasks.declined.delay(42)
     return raised(lambda: result.get(timeout=10), PaymentDeclined)
 
 
 @scenario
 def retry_then_succeed():
+    """self.retry() until the task succeeds; retries counted."""
     result = tasks.flaky.delay(2)
     value = result.get(timeout=15)
     return {"value": value, "state": result.state, "retries": result.retries}
@@ -232,6 +243,7 @@ def retry_then_succeed():
 
 @scenario
 def max_retries_exceeded():
+    """Retrying past max_retries raises MaxRetriesExceededError."""
     result = tasks.always_retry.delay()
     error = raised(lambda: result.get(timeout=15), MaxRetriesExceededError)
     return {"raised": error, "state": result.state}
@@ -239,17 +251,20 @@ def max_retries_exceeded():
 
 @scenario
 def retry_with_exc():
+    """retry(exc=...) past max_retries raises that exception."""
     result = tasks.retry_with_exc.delay()
     return {"raised": raised(lambda: result.get(timeout=15)), "state": result.state}
 
 
 @scenario
 def retry_with_new_args():
+    """retry(args=...) runs again with new arguments."""
     return {"value": tasks.retry_new_args.delay(7).get(timeout=15)}
 
 
 @scenario
 def autoretry_backoff():
+    """autoretry_for with retry_backoff: the retries' spacing and the final error."""
     result = tasks.backoff.delay()
     started = time.monotonic()
     error = raised(lambda: result.get(timeout=20))
@@ -267,6 +282,7 @@ def autoretry_backoff():
 
 @scenario
 def countdown_window():
+    """countdown: PENDING first, runs no earlier than asked."""
     started = time.monotonic()
     result = tasks.add.apply_async((1, 1), countdown=1.5)
     early = result.state
@@ -276,6 +292,7 @@ def countdown_window():
 
 @scenario
 def eta_aware_window():
+    """eta as an aware datetime: runs no earlier than asked."""
     started = time.monotonic()
     eta = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=1.5)
     tasks.add.apply_async((1, 1), eta=eta).get(timeout=10)
@@ -284,6 +301,7 @@ def eta_aware_window():
 
 @scenario
 def eta_naive_is_utc():
+    """A naive eta is read as UTC."""
     started = time.monotonic()
     eta = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) + dt.timedelta(seconds=1.5)
     tasks.add.apply_async((1, 1), eta=eta).get(timeout=10)
@@ -292,6 +310,7 @@ def eta_naive_is_utc():
 
 @scenario
 def expires_before_run():
+    """A task that expires before it runs is revoked (TaskRevokedError)."""
     result = tasks.add.apply_async((1, 1), countdown=1.5, expires=0.5)
     error = raised(lambda: result.get(timeout=10))
     return {
@@ -303,6 +322,7 @@ def expires_before_run():
 
 @scenario
 def expired_datetime():
+    """expires in the past, as a datetime: never runs."""
     past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=30)
     result = tasks.add.apply_async((1, 1), expires=past)
     error = raised(lambda: result.get(timeout=10))
@@ -311,6 +331,7 @@ def expired_datetime():
 
 @scenario
 def revoke_before_run():
+    """revoke() before a delayed task runs: it never runs, get() raises TaskRevokedError."""
     result = tasks.sleepy.apply_async((0,), countdown=1.5)
     time.sleep(0.3)
     result.revoke()
@@ -328,6 +349,7 @@ def revoke_before_run():
 
 @scenario
 def revoke_terminate():
+    """revoke(terminate=True) stops a running task."""
     result = tasks.sleepy.delay(5)
     wait_for(lambda: "task_prerun:proj.tasks.sleepy:[5]" in read(f"signals:{result.id}"))
     started = time.monotonic()
@@ -347,6 +369,7 @@ def revoke_terminate():
 
 @scenario
 def get_timeout():
+    """get(timeout=) raises celery.exceptions.TimeoutError, then the value comes."""
     result = tasks.sleepy.delay(2)
     caught = raised(lambda: result.get(timeout=0.3), ResultTimeout)
     return {"caught": caught, "then": result.get(timeout=10)}
@@ -354,12 +377,14 @@ def get_timeout():
 
 @scenario
 def unknown_id():
+    """AsyncResult of an unknown id: PENDING, not ready."""
     result = AsyncResult("no-such-task-id", app=app)
     return {"state": result.state, "ready": result.ready(), "result": result.result}
 
 
 @scenario
 def forget():
+    """forget() drops a stored result."""
     result = tasks.add.delay(1, 1)
     result.get(timeout=10)
     result.forget()
@@ -369,6 +394,7 @@ def forget():
 
 @scenario
 def update_state_progress():
+    """update_state with a custom state and meta, seen by the caller."""
     result = tasks.progress.delay()
     seen = wait_for(lambda: result.state == "PROGRESS" and result.info, timeout=5)
     during = {"state": result.state, "info": seen}
@@ -377,6 +403,7 @@ def update_state_progress():
 
 @scenario
 def track_started():
+    """task_track_started: the STARTED state is visible while running."""
     result = tasks.tracked.delay(1)
     started = wait_for(lambda: result.state == "STARTED", timeout=5)
     return {"saw_started": bool(started), "value": result.get(timeout=10)}
@@ -384,6 +411,7 @@ def track_started():
 
 @scenario
 def ignore_leaves_pending():
+    """Raising Ignore leaves the task PENDING."""
     result = tasks.ignored.delay()
     time.sleep(1)
     return {"state": result.state, "ready": result.ready()}
@@ -391,6 +419,7 @@ def ignore_leaves_pending():
 
 @scenario
 def reject_is_a_failure():
+    """Raising Reject(requeue=False) is a failure the caller sees."""
     result = tasks.rejected.delay()
     error = raised(lambda: result.get(timeout=10))
     return {"raised": error, "state": result.state, "ready": result.ready()}
@@ -398,6 +427,7 @@ def reject_is_a_failure():
 
 @scenario
 def ignore_result_option():
+    """ignore_result (task option and call option): no result stored."""
     tasks.fire_and_forget.delay("faf")
     wait_for(lambda: read("faf"))
     quiet = tasks.add.apply_async((1, 1), ignore_result=True)
@@ -407,11 +437,13 @@ def ignore_result_option():
 
 @scenario
 def soft_time_limit():
+    """soft_time_limit: SoftTimeLimitExceeded raised inside the task, which may clean up."""
     return {"value": tasks.soft_limited.delay().get(timeout=10)}
 
 
 @scenario
 def hard_time_limit():
+    """time_limit: the task is stopped, the caller gets TimeLimitExceeded."""
     result = tasks.hard_limited.delay()
     caught = raised(lambda: result.get(timeout=15), TimeLimitExceeded)
     return {"caught": caught, "state": result.state}
@@ -435,6 +467,7 @@ def hard_time_limit_callbacks():
 
 @scenario
 def routing():
+    """Routing: queue= on the call, task_routes by name and by glob."""
     return {
         "explicit_queue": tasks.whoami.apply_async(queue="other").get(timeout=10)["routing_key"],
         "task_routes": tasks.routed.delay().get(timeout=10),
@@ -445,6 +478,7 @@ def routing():
 
 @scenario
 def link_callback():
+    """link: the callback gets the result."""
     result = tasks.add.apply_async((2, 2), link=tasks.record.s("linked"))
     value = result.get(timeout=10)
     return {"value": value, "callback_got": wait_for(lambda: read("linked"))}
@@ -452,6 +486,7 @@ def link_callback():
 
 @scenario
 def link_error_callback():
+    """link_error: the errback gets the request and the error."""
     result = tasks.fail.apply_async(("bad input",), link_error=tasks.on_error.s())
     raised(lambda: result.get(timeout=10))
     return {"errback_got": wait_for(lambda: read(f"errback:{result.id}"))}
@@ -459,6 +494,7 @@ def link_error_callback():
 
 @scenario
 def children_recorded():
+    """Tasks sent by a task are its children on the result."""
     result = tasks.spawner.delay()
     child_id = result.get(timeout=10)
     children = result.children or []
@@ -470,6 +506,7 @@ def children_recorded():
 
 @scenario
 def get_inside_task():
+    """get() inside a task is refused (RuntimeError), unless allowed."""
     result = tasks.waits_inside.delay()
     allowed = tasks.waits_allowed.delay()
     return {
@@ -480,6 +517,7 @@ def get_inside_task():
 
 @scenario
 def retry_state_and_info():
+    """While waiting to retry: state RETRY, info holds the error."""
     result = tasks.slow_retry.delay()
     seen = wait_for(lambda: result.state == "RETRY", timeout=5)
     info = result.info
@@ -492,6 +530,7 @@ def retry_state_and_info():
 
 @scenario
 def call_time_limits():
+    """time_limit and soft_time_limit given on the call."""
     hard = tasks.sleepy.apply_async((3,), time_limit=1)
     soft = tasks.soft_limited.apply_async(soft_time_limit=0.5)
     return {
@@ -503,11 +542,13 @@ def call_time_limits():
 
 @scenario
 def expires_in_the_future():
+    """expires in the future: the task runs."""
     return {"value": tasks.add.apply_async((2, 2), expires=30).get(timeout=10)}
 
 
 @scenario
 def signature_calls():
+    """Signatures: s(), partial arguments, delay, apply_async, options."""
     return {
         "s_delay": tasks.add.s(2, 3).delay().get(timeout=10),
         "partial": tasks.add.s(2).delay(5).get(timeout=10),
@@ -518,6 +559,7 @@ def signature_calls():
 
 @scenario
 def shadow_name():
+    """shadow= renames the task in what the worker reports."""
     result = tasks.whoami.apply_async(shadow="friendly.whoami")
     fields = result.get(timeout=10)
     return {"task": fields["task"], "shadow": fields["shadow"], "result_name": result.name}
@@ -542,6 +584,7 @@ def priority_order():
 
 @scenario
 def rate_limit():
+    """rate_limit spaces the runs of a task."""
     started = time.monotonic()
     for _ in range(4):
         tasks.limited.delay("limited")
@@ -551,6 +594,7 @@ def rate_limit():
 
 @scenario
 def task_signals_success():
+    """task_prerun, task_postrun, task_success (and their senders) in order."""
     result = tasks.add.delay(5, 6)
     result.get(timeout=10)
     return wait_for(lambda: _settled(f"signals:{result.id}", 4))
@@ -558,6 +602,7 @@ def task_signals_success():
 
 @scenario
 def task_signals_failure():
+    """task_failure and task_postrun on a failure."""
     result = tasks.fail.delay("signal boom")
     raised(lambda: result.get(timeout=10))
     return wait_for(lambda: _settled(f"signals:{result.id}", 4))
@@ -565,6 +610,7 @@ def task_signals_failure():
 
 @scenario
 def task_signals_retry():
+    """task_retry on each retry."""
     result = tasks.flaky.delay(1)
     result.get(timeout=10)
     return wait_for(lambda: _settled(f"signals:{result.id}", 8))
@@ -582,6 +628,7 @@ def _settled(key, count):
 
 @scenario
 def task_unknown():
+    """An unregistered task name: task_unknown in the worker, the caller's get() fails."""
     result = app.send_task("proj.tasks.not_there", args=(1,))
     heard = wait_for(lambda: read(f"unknown:{result.id}"), timeout=5)
     error = raised(lambda: result.get(timeout=10))
@@ -590,6 +637,7 @@ def task_unknown():
 
 @scenario
 def base_class_hooks():
+    """A custom Task base class: on_success, on_failure, after_return, before_start."""
     good = tasks.audited.delay(False)
     good.get(timeout=10)
     bad = tasks.audited.delay(True)
@@ -604,6 +652,7 @@ def base_class_hooks():
 
 @scenario
 def publish_signals():
+    """before_task_publish (may add headers) and after_task_publish in the caller."""
     heard = []
 
     def before(sender=None, body=None, exchange=None, routing_key=None, headers=None, **kw):
@@ -624,6 +673,7 @@ def publish_signals():
 
 @scenario
 def task_logger_line():
+    """get_task_logger lines carry the task's name and id, in Celery's format."""
     result = tasks.logs.delay("hello")
     result.get(timeout=10)
     path = os.environ["COMPAT_WORKER_LOG"]
@@ -655,6 +705,7 @@ def _lineage(result):
 
 @scenario
 def canvas_chain():
+    """chain and |: the value, the parents' results."""
     result = (tasks.add.s(1, 2) | tasks.add.s(3) | tasks.mul.s(10)).apply_async()
     return {
         "value": result.get(timeout=10),
@@ -666,6 +717,7 @@ def canvas_chain():
 
 @scenario
 def canvas_chain_failure():
+    """A failing chain step: later steps fail with its error, errbacks called."""
     workflow = chain(
         tasks.add.s(1, 2),
         tasks.boom.s(),
@@ -690,6 +742,7 @@ def canvas_chain_failure():
 
 @scenario
 def canvas_immutable_and_options():
+    """Immutable signatures (si), options on a chain, a chosen task_id."""
     task_id = AsyncResult(str(__import__("uuid").uuid4())).id
     placed = chain(tasks.add.s(2), tasks.mul.s(3)).apply_async((1,), task_id=task_id)
     return {
@@ -721,6 +774,7 @@ def canvas_countdown_in_chain():
 
 @scenario
 def canvas_replace():
+    """self.replace() with a signature, a chain and a group."""
     in_chain = chain(tasks.add.s(1, 1), tasks.replaced.s(), tasks.add.s(1)).apply_async()
     direct = tasks.replaced.delay(3)
     fanned = tasks.replaced_by_group.delay(3)
@@ -733,6 +787,7 @@ def canvas_replace():
 
 @scenario
 def canvas_group():
+    """group: values in order, waiting/ready/completed_count while it runs."""
     result = group(tasks.echo_after.s(i, 0.1 * (3 - i)) for i in range(4)).apply_async()
     waiting_at_first = result.waiting()
     values = result.get(timeout=10)
@@ -756,6 +811,7 @@ def canvas_group():
 
 @scenario
 def canvas_group_failure():
+    """A failing group member: get() raises, the others still run."""
     result = group(tasks.add.s(1, 1), tasks.boom.s(2)).apply_async()
     caught = raised(lambda: result.get(timeout=10))
     time.sleep(0.3)
@@ -768,6 +824,7 @@ def canvas_group_failure():
 
 @scenario
 def canvas_group_shapes():
+    """Group shapes: partial arguments, nested groups, an empty group, a saved GroupResult."""
     member = tasks.member.s()
     members = group(member, member).apply_async().get(timeout=10)
     return {
@@ -794,6 +851,7 @@ def _saved_group():
 
 @scenario
 def canvas_chord():
+    """chord(header)(body) and chord(header, body): the body gets the header's values in order."""
     header = [tasks.echo_after.s(i, 0.1 * (3 - i)) for i in range(4)]
     called = chord(header)(tasks.tsum.s())
     given = chord(header, tasks.tsum.s()).apply_async()
@@ -812,6 +870,7 @@ def canvas_chord():
 
 @scenario
 def canvas_chord_failure():
+    """A failing chord header: the body fails with ChordError, its errbacks are called."""
     body = tasks.tsum.s()
     body.link_error(tasks.on_error.s())
     body.link_error(tasks.old_errback.s())
@@ -833,6 +892,7 @@ def canvas_chord_failure():
 
 @scenario
 def canvas_groups_in_chains():
+    """A group in the middle and at the end of a chain (chords made of it)."""
     middle = chain(tasks.add.s(1, 1), group(tasks.add.s(1), tasks.add.s(2)), tasks.tsum.s())
     end = chain(tasks.add.s(1, 1), group(tasks.add.s(1), tasks.add.s(2))).apply_async()
     twice = group(tasks.add.s(1, 1), tasks.add.s(2, 2)) | group(tasks.tsum.s(), tasks.tsum.s())
@@ -845,6 +905,7 @@ def canvas_groups_in_chains():
 
 @scenario
 def canvas_map_and_chunks():
+    """map, starmap and chunks (also as a group), and a failing map."""
     parts = tasks.add.chunks(zip(range(10), range(10), strict=True), 3)
     chunked = parts.apply_async()
     return {
@@ -863,6 +924,7 @@ def canvas_map_and_chunks():
 
 @scenario
 def canvas_freeze():
+    """freeze() gives the ids the workflow will use."""
     workflow = chain(tasks.add.s(1, 1), tasks.add.s(1))
     frozen = workflow.freeze()
     grouped = group(tasks.add.s(1, 1), tasks.add.s(2, 2))
@@ -890,6 +952,7 @@ def canvas_revoked_step():
 
 @scenario
 def canvas_failure_before_a_group():
+    """A failure before a group in a chain: the chord's body and get()."""
     result = chain(tasks.boom.s(1), group(tasks.add.s(1), tasks.add.s(2)), tasks.tsum.s())
     result = result.apply_async()
     caught = raised(lambda: result.get(timeout=10))
