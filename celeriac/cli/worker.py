@@ -40,6 +40,7 @@ def _csv(value: str | None) -> list[str]:
 @click.option("--time-limit", type=float)
 @click.option("--soft-time-limit", type=float)
 @click.option("--autoscale", help="MAX[,MIN]: grow and shrink the pool with demand.")
+@click.option("--celery-queues", help="Also run the tasks Celery producers send to these queues.")
 @click.option("-f", "--logfile")
 @click.option("--pidfile")
 @click.option("-s", "--schedule-filename", "--schedule", "schedule", hidden=True)
@@ -74,6 +75,7 @@ def worker(ctx: click.Context, /, **kw: Any) -> None:
         time_limit=kw["time_limit"],
         soft_time_limit=kw["soft_time_limit"],
         autoscale=autoscale,
+        celery_queues=_csv(kw["celery_queues"]) or None,
     )
     try:
         run_worker(app, options)

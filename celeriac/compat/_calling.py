@@ -112,6 +112,8 @@ def _meta(options: Mapping[str, Any], priority: int | None) -> dict[str, Any]:
     errbacks = _signatures(options.get("link_error"))
     if errbacks:
         meta["errbacks"] = [s.to_dict() for s in errbacks]
+    if options.get("celeriac_bridge") is not None:  # sent by Celery (celery_wire.py)
+        meta["bridge"] = options["celeriac_bridge"]
     return meta
 
 

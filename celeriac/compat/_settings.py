@@ -52,6 +52,19 @@ HONOURED: Mapping[str, str] = {
     "celeriac_sync_concurrency": (
         "plain-function tasks a worker runs at once when worker_concurrency is unset"
     ),
+    "celeriac_celery_queues": (
+        "Celery's queues a worker also reads (`--celery-queues`): Celery producers' tasks "
+        "run in celeriac, their results where Celery reads them (docs/migration.md)"
+    ),
+    "celeriac_celery_tasks": (
+        "names or glob patterns of tasks sent to Celery workers as Celery messages "
+        "(docs/migration.md)"
+    ),
+    "celeriac_celery_broker_url": "the Redis of Celery's queues (default: broker_url)",
+    "celeriac_celery_result_backend": (
+        "where Celery's results are read and written (default: result_backend when it is "
+        "Redis, else the broker)"
+    ),
     "celeriac_worker_heartbeat": (
         "seconds between a worker's heartbeats; a worker silent for three of them is "
         "taken for dead and its tasks run again elsewhere (docs/delivery.md)"
@@ -488,6 +501,10 @@ _CELERIAC = [
     _s("celeriac_signing_keys"),
     _s("celeriac_key_prefix", "celeriac"),
     _s("celeriac_sync_concurrency"),
+    _s("celeriac_celery_queues"),
+    _s("celeriac_celery_tasks"),
+    _s("celeriac_celery_broker_url"),
+    _s("celeriac_celery_result_backend"),
     _s("celeriac_worker_heartbeat", 5.0),
 ]
 

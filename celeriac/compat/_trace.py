@@ -99,6 +99,7 @@ class Trace:
             logger.exception("Task %s[%s] on_success handler raised", self.task.name, self.id)
         signals.task_success.send(sender=self.task, result=value)
         self._after_return(None)
+        self._answer_celery(value, None)
         return value
 
     def raised(self, exc: BaseException) -> BaseException:
@@ -139,6 +140,8 @@ class Trace:
         reason = retry.exc
         self.task.on_retry(reason, self.id, self.args, self.kwargs, einfo)
         signals.task_retry.send(sender=self.task, request=self.request, reason=retry, einfo=einfo)
+        if isinstance(reason, BaseException):
+            self._answer_celery(None, reason)
 
     def _failed(self, exc: BaseException) -> None:
         self.state, self.retval = st.FAILURE, exc
@@ -147,6 +150,7 @@ class Trace:
         self.task.on_failure(exc, self.id, self.args, self.kwargs, einfo)
         self._failure_signal(exc, einfo)
         self._after_return(einfo)
+        self._answer_celery(None, exc)
 
     def _failure_signal(self, exc: BaseException, einfo: ExceptionInfo) -> None:
         signals.task_failure.send(
@@ -172,12 +176,21 @@ class Trace:
             logger.exception("Task %s[%s] on_failure handler raised", self.task.name, self.id)
         self._after_return(einfo)
         self._failure_signal(exc, einfo)
+        self._answer_celery(None, exc)
 
     def not_run(self, exc: BaseException) -> None:
         """The task will not run: a task it waited for failed (a chord's header). Its
         errbacks are called, as Celery calls a failed chord's body's."""
         self.state, self.retval = st.FAILURE, exc
         self._errbacks(exc, ExceptionInfo(exc))
+
+    def _answer_celery(self, value: Any, exc: BaseException | None) -> None:
+        """A task that came from a Celery producer: its result where Celery reads it."""
+        if self.eager or self.request.get("bridge") is None:
+            return
+        from .celery_wire import answer
+
+        answer(self.task.app, self.request, self.state, value, exc)
 
     def _after_return(self, einfo: ExceptionInfo | None) -> None:
         try:

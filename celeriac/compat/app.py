@@ -485,6 +485,14 @@ class Celery:
         """Send one call from sync code (the core's sync producer). ``extra``: the
         ``apply_async`` keywords that are not options (task_id, link, link_error, shadow)."""
         call = self._plan(name, args, kwargs, options, task, extra)
+        if self.conf.get("celeriac_celery_tasks"):
+            from . import celery_wire
+
+            if celery_wire.goes_to_celery(self, name):  # a Celery worker runs it
+                _calling.publish_signals(call.message, before=True)
+                celery_wire.send_to_celery(self, call.message, extra.get("link"))
+                _calling.publish_signals(call.message, before=False)
+                return celery_wire.CeleryResult(call.message.id, task_name=name, app=self)
         self.publish(call.messages)
         return self.AsyncResult(call.message.id, task_name=name)
 
@@ -652,6 +660,7 @@ KNOWN_OPTIONS = frozenset(
         "countdown", "eta", "expires", "priority", "queue", "task_id", "link", "link_error",
         "headers", "ignore_result", "shadow", "time_limit", "soft_time_limit", "parent_id",
         "root_id", "group_id", "group_index", "chord", "chain", "retries", "serializer",
+        "celeriac_bridge",  # internal: a task that came from Celery (celery_wire.py)
     }
 )  # fmt: skip
 

@@ -49,6 +49,7 @@ _FIELDS: dict[str, Any] = {
     "loglevel": None,
     "logfile": None,
     "taskset": None,
+    "bridge": None,  # celeriac's: how to answer a task that came from Celery
 }
 
 
@@ -137,6 +138,7 @@ class Context:
             "reply_to": self.reply_to,
             "replaced_task_nesting": self.replaced_task_nesting,
             "origin": self.origin,
+            "celeriac_bridge": self.get("bridge"),
         }
 
     def __repr__(self) -> str:
@@ -200,6 +202,7 @@ def from_message(
         stamps=meta.get("stamps"),
         stamped_headers=meta.get("stamped_headers"),
         replaced_task_nesting=meta.get("replaced_task_nesting", 0),
+        bridge=meta.get("bridge"),
     )
 
 

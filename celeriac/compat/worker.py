@@ -22,6 +22,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import anyio
+
 from ..core import Worker
 from ..core.errors import ConfigurationError, DependencyFailed
 from ..core.message import TaskMessage
@@ -83,6 +85,7 @@ class WorkerOptions:
     soft_time_limit: float | None = None
     strict_order: bool = False
     autoscale: tuple[int, int] | None = None  # (max, min), as --autoscale=max,min
+    celery_queues: Sequence[str] | None = None  # Celery's queues to read too (None: setting)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -142,7 +145,19 @@ def _keepalive() -> float:
 
 def _queues(app: Celery, options: WorkerOptions) -> list[str]:
     queues = list(options.queues or [app.conf.task_default_queue])
+    queues += [q for q in _celery_queues(app, options) if q not in queues]
     return [q for q in queues if q not in set(options.exclude_queues)]
+
+
+def _celery_queues(app: Celery, options: WorkerOptions) -> list[str]:
+    """Celery's queues this worker reads too (celery_wire.py): each message lands in the
+    celeriac queue of the same name, which the worker consumes."""
+    found = options.celery_queues
+    if found is None:
+        found = app.conf.get("celeriac_celery_queues") or ()
+    if isinstance(found, str):
+        found = found.split(",")
+    return [q.strip() for q in found if q.strip()]
 
 
 def make_worker(app: Celery, options: WorkerOptions) -> Worker:
@@ -177,7 +192,7 @@ def make_worker(app: Celery, options: WorkerOptions) -> Worker:
         heartbeat=float(conf.celeriac_worker_heartbeat or 5.0),
         events=bool(events),
         beat=options.beat,
-        lifespan=_signalling(name),
+        lifespan=_signalling(name, app, _celery_queues(app, options)),
         child_init=_child_init,
         observer=SignalObserver(app, name),
     )
@@ -235,10 +250,16 @@ class SignalObserver(Observer):
         )
 
     def revoked(self, message: TaskMessage, *, terminated: bool, expired: bool) -> None:
+        request = self._request(message)
         signals.task_revoked.send(
-            sender=self.app.tasks.get(message.name), request=self._request(message),
+            sender=self.app.tasks.get(message.name), request=request,
             terminated=terminated, signum=None, expired=expired,
         )  # fmt: skip
+        if request.get("bridge") is not None:  # a Celery caller waits for it
+            from .celery_wire import answer
+
+            why = "expired" if expired else "terminated" if terminated else "revoked"
+            answer(self.app, request, states.REVOKED, None, TaskRevokedError(why))
 
 
 def _parent_error(error: DependencyFailed) -> CoreExceptionInfo | None:
@@ -257,14 +278,22 @@ def _child_init() -> None:
     signals.worker_process_init.send(sender=None)
 
 
-def _signalling(name: str) -> Any:
+def _signalling(name: str, app: Celery, celery_queues: Sequence[str] = ()) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(worker: Worker) -> AsyncIterator[None]:
+        bridge = None
+        if celery_queues:
+            from .celery_wire import CeleryConsumer
+
+            bridge = CeleryConsumer(app, celery_queues)
+            bridge.start()
         signals.worker_ready.send(sender=worker)
         logger.info("%s ready.", name)
         try:
             yield None
         finally:
+            if bridge is not None:
+                await anyio.to_thread.run_sync(bridge.stop)
             signals.worker_shutdown.send(sender=worker)
 
     return lifespan

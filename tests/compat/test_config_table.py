@@ -14,6 +14,10 @@ CELERIAC_OWN = {
     "celeriac_signing_keys",
     "celeriac_sync_concurrency",
     "celeriac_worker_heartbeat",
+    "celeriac_celery_queues",
+    "celeriac_celery_tasks",
+    "celeriac_celery_broker_url",
+    "celeriac_celery_result_backend",
 }
 
 

@@ -503,19 +503,25 @@ async def test_two_consumers_never_get_the_same_message(broker: Broker) -> None:
     sent = {b"m%03d" % i for i in range(200)}
     await broker.send([out(d) for d in sorted(sent)])
     received: dict[str, list[bytes | None]] = {"c1": [], "c2": []}
+    started = {"c1": anyio.Event(), "c2": anyio.Event()}
 
-    async def consume(consumer: str) -> None:
+    async def consume(consumer: str, other: str) -> None:
         for _ in range(200):  # bounded: at least one message per round until drained
             batch = await broker.fetch([Q], consumer, 7, 0, False)
+            started[consumer].set()
             if not batch:
                 return
             received[consumer] += datas(batch)
-            await anyio.lowlevel.checkpoint()  # let the other consumer in
+            # both take part (a slow first fetch, e.g. on Cluster, would leave the other
+            # nothing), then they race freely
+            with anyio.move_on_after(2):
+                await started[other].wait()
+            await anyio.lowlevel.checkpoint()
 
     with anyio.fail_after(10):
         async with anyio.create_task_group() as tg:
-            tg.start_soon(consume, "c1")
-            tg.start_soon(consume, "c2")
+            tg.start_soon(consume, "c1", "c2")
+            tg.start_soon(consume, "c2", "c1")
     one, two = received["c1"], received["c2"]
     assert len(one) + len(two) == 200
     assert set(one) | set(two) == sent
