@@ -374,10 +374,11 @@ class CeleryConsumer:
     """Reads Celery's queues with kombu in a thread of the worker's process and hands
     each message over to celeriac (see the module docstring)."""
 
-    def __init__(self, app: Celery, queues: Iterable[str], *, prefetch: int = 10) -> None:
+    def __init__(self, app: Celery, queues: Iterable[str], *, prefetch: int = 100) -> None:
         self.app = app
         self.queues = list(queues)
-        self.prefetch = prefetch
+        self.prefetch = prefetch  # kombu's unacked messages at most: a hand-over's size
+        self._pending: list[tuple[TaskMessage, Any]] = []
         self.handed = 0
         self.dead = 0
         self._stop = threading.Event()
@@ -399,6 +400,8 @@ class CeleryConsumer:
                 with kombu.Connection(url) as connection:
                     self._consume(connection)
             except Exception as exc:  # the broker went away: again in a moment
+                # messages read but not handed over stay unacked: kombu restores them
+                self._pending.clear()
                 if self._stop.is_set():
                     return
                 logger.error("Celery bridge: %s; reconnecting in 1 second.", exc)
@@ -417,25 +420,44 @@ class CeleryConsumer:
                     connection.drain_events(timeout=1.0)
                 except TimeoutError:  # socket.timeout too: nothing came in a second
                     continue
+                while len(self._pending) < self.prefetch:  # what else is there already
+                    try:
+                        connection.drain_events(timeout=0.001)
+                    except TimeoutError:
+                        break
+                self._hand_over()
 
     def handle(self, body: Any, message: Any) -> None:
+        """kombu's callback: a message to hand over (with the others read meanwhile)."""
         queue = str((message.delivery_info or {}).get("routing_key") or self.queues[0])
         try:
             task = from_celery(self.app, message.headers or {}, body, message.properties, queue)
         except Foreign as exc:
             self._dead_letter(message, queue, str(exc))
             return
+        self._pending.append((task, message))
+
+    def _hand_over(self) -> None:
+        """Store the messages read as celeriac tasks, in one round trip, then ack them to
+        kombu (while celeriac's Redis is unreachable they wait; at a stop they go back)."""
+        if not self._pending:
+            return
+        tasks = [task for task, _ in self._pending]
         while not self._stop.is_set():
             try:
-                self.app.core.send_sync([task])
-            except BrokerError as exc:  # celeriac's Redis: keep the message until it works
-                logger.error("Celery bridge: cannot store task %s: %s", task.id, exc)
-                time.sleep(1.0)
+                self.app.core.send_sync(tasks)
+            except BrokerError as exc:
+                logger.error("Celery bridge: cannot store %d task(s): %s", len(tasks), exc)
+                self._stop.wait(1.0)
                 continue
-            message.ack()
-            self.handed += 1
+            for _, message in self._pending:
+                message.ack()
+            self.handed += len(tasks)
+            self._pending.clear()
             return
-        message.requeue()
+        for _, message in self._pending:
+            message.requeue()
+        self._pending.clear()
 
     def _undecodable(self, message: Any, exc: Exception) -> None:
         queue = str((message.delivery_info or {}).get("routing_key") or self.queues[0])

@@ -111,6 +111,8 @@ def test_a_celery_call_runs_in_celeriac_and_celery_reads_the_result(
     assert result.state == "SUCCESS"
     kwargs = theirs.send_task("wire.add", kwargs={"x": 1, "y": 1}, priority=6)
     assert kwargs.get(timeout=10) == 2
+    burst = [theirs.send_task("wire.add", args=(i, i)) for i in range(60)]  # handed over
+    assert [r.get(timeout=15) for r in burst] == [2 * i for i in range(60)]  # in batches
 
 
 def test_a_failure_reaches_the_celery_caller_as_its_exception(
