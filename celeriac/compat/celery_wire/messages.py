@@ -1,0 +1,262 @@
+"""Celery protocol 2 messages, both ways: a Celery message read from kombu made a celeriac
+task (:func:`from_celery`), and a celeriac call or a Celery chain's next step sent to
+Celery's queues through kombu (:func:`publish`, :func:`forward`, :func:`send_to_celery`)."""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import logging
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import redis
+
+from ...core.message import TaskMessage, new_id
+from .. import _calling
+from ..request import META
+from ..request import _iso as iso_time
+
+if TYPE_CHECKING:
+    from ..app import Celery
+
+__all__ = [
+    "Foreign",
+    "broker_url",
+    "client",
+    "forward",
+    "from_celery",
+    "goes_to_celery",
+    "publish",
+    "send_to_celery",
+]
+
+logger = logging.getLogger("celeriac.worker")
+kombu: Any = importlib.import_module("kombu")  # untyped: reached through Any
+
+# the headers of protocol 2 itself; any other header is the caller's own
+PROTOCOL_HEADERS = frozenset(
+    {
+        "lang", "task", "id", "shadow", "eta", "expires", "group", "group_index", "retries",
+        "timelimit", "root_id", "parent_id", "argsrepr", "kwargsrepr", "origin",
+        "ignore_result", "replaced_task_nesting", "stamped_headers", "stamps",
+    }
+)  # fmt: skip
+
+
+class Foreign(Exception):
+    """A message this bridge cannot run (the reason is the message)."""
+
+
+def from_celery(
+    app: Celery,
+    headers: Mapping[str, Any],
+    body: Any,
+    properties: Mapping[str, Any],
+    queue: str,
+) -> TaskMessage:
+    """The celeriac message for a Celery protocol 2 message read from ``queue``;
+    ``Foreign`` when it is not one this app can run."""
+    name, task_id = headers.get("task"), headers.get("id")
+    if not isinstance(name, str) or not isinstance(task_id, str):
+        raise Foreign("not a Celery protocol 2 message (no 'task' and 'id' headers)")
+    if not (isinstance(body, list | tuple) and len(body) == 3):
+        raise Foreign("a Celery protocol 2 body is [args, kwargs, embed]")
+    args, kwargs, embed = body
+    if not isinstance(args, list | tuple) or not isinstance(kwargs, Mapping):
+        raise Foreign("a Celery protocol 2 body is [args, kwargs, embed]")
+    embed = embed if isinstance(embed, Mapping) else {}
+    task = app.tasks.get(name)
+    if task is None:
+        raise Foreign(f"task {name!r} is not registered in this celeriac app")
+    hard, soft = [*list(headers.get("timelimit") or ()), None, None][:2]  # Celery: [hard, soft]
+    options: dict[str, Any] = {
+        "task_id": task_id,
+        "queue": queue,
+        "eta": headers.get("eta"),
+        "expires": headers.get("expires"),
+        "priority": properties.get("priority"),
+        "retries": headers.get("retries") or 0,
+        "parent_id": headers.get("parent_id"),
+        "root_id": headers.get("root_id"),
+        "shadow": headers.get("shadow"),
+        "group_id": headers.get("group"),
+        "group_index": headers.get("group_index"),
+        "time_limit": hard,
+        "soft_time_limit": soft,
+        "link_error": embed.get("errbacks"),
+        "headers": {k: v for k, v in headers.items() if k not in PROTOCOL_HEADERS},
+        "celeriac_bridge": {
+            "chain": embed.get("chain"),
+            "callbacks": embed.get("callbacks"),
+            "chord": embed.get("chord"),
+            "ignore_result": bool(headers.get("ignore_result")),
+        },
+    }
+    options = {k: v for k, v in options.items() if v is not None}
+    try:
+        return _calling.plan(app, name, tuple(args), dict(kwargs), options, task).message
+    except (TypeError, ValueError) as exc:
+        raise Foreign(f"cannot read the message's options: {exc}") from exc
+
+
+def broker_url(app: Celery) -> str:
+    return str(app.conf.get("celeriac_celery_broker_url") or app.conf.broker_url)
+
+
+_clients: dict[tuple[int, str], redis.Redis] = {}
+_clients_lock = threading.Lock()
+
+
+def client(url: str) -> redis.Redis:
+    """One client per process and URL (a pool child makes its own)."""
+    key = (os.getpid(), url)
+    with _clients_lock:
+        if key not in _clients:
+            _clients[key] = redis.Redis.from_url(url)
+        return _clients[key]
+
+
+_connections: dict[tuple[int, str], Any] = {}
+
+
+def _connection(url: str) -> Any:
+    key = (os.getpid(), url)
+    with _clients_lock:
+        if key not in _connections:
+            _connections[key] = kombu.Connection(url)
+        return _connections[key]
+
+
+def publish(
+    app: Celery,
+    name: str,
+    args: Iterable[Any] = (),
+    kwargs: Mapping[str, Any] | None = None,
+    *,
+    task_id: str,
+    queue: str,
+    priority: int | None = None,
+    eta: str | None = None,
+    expires: str | None = None,
+    retries: int = 0,
+    time_limit: float | None = None,
+    soft_time_limit: float | None = None,
+    parent_id: str | None = None,
+    root_id: str | None = None,
+    chain: list[Any] | None = None,
+    callbacks: list[Any] | None = None,
+    errbacks: list[Any] | None = None,
+    headers: Mapping[str, Any] | None = None,
+) -> None:
+    """Send a task as Celery protocol 2 on kombu's Redis transport (to ``queue``)."""
+    args = list(args)
+    kwargs = dict(kwargs or {})
+    message_headers = {
+        **dict(headers or {}),
+        "lang": "py",
+        "task": name,
+        "id": task_id,
+        "shadow": None,
+        "eta": eta,
+        "expires": expires,
+        "group": None,
+        "group_index": None,
+        "retries": retries,
+        "timelimit": [time_limit, soft_time_limit],
+        "root_id": root_id or task_id,
+        "parent_id": parent_id,
+        "argsrepr": repr(tuple(args)),
+        "kwargsrepr": repr(kwargs),
+        "origin": _calling.ORIGIN,
+        "ignore_result": False,
+    }
+    body = [
+        args,
+        kwargs,
+        {"callbacks": callbacks, "errbacks": errbacks, "chain": chain, "chord": None},
+    ]
+    connection = _connection(broker_url(app))
+    producer = connection.Producer(serializer="json")
+    producer.publish(
+        body,
+        exchange="",
+        routing_key=queue,
+        headers=message_headers,
+        priority=priority,
+        correlation_id=task_id,
+        retry=True,
+        retry_policy={"max_retries": 3, "interval_start": 0.2},
+    )
+
+
+def forward(app: Celery, signature: Any, result: Any, parent_id: str, root_id: str) -> str:
+    """Send one of a Celery chain's next steps, or a ``link`` callback, as Celery would:
+    the result first in its arguments (unless immutable), routed by ``task_routes``."""
+    sig = dict(signature)
+    options = dict(sig.get("options") or {})
+    args = list(sig.get("args") or ())
+    if not sig.get("immutable"):
+        args = [result, *args]
+    kwargs = dict(sig.get("kwargs") or {})
+    name = str(sig["task"])
+    task_id = str(options.get("task_id") or new_id())
+    routed = app.router.route(options, name, tuple(args), kwargs, app.tasks.get(name))
+    publish(
+        app,
+        name,
+        args,
+        kwargs,
+        task_id=task_id,
+        queue=str(routed["queue"]),
+        priority=routed.get("priority"),
+        parent_id=parent_id,
+        root_id=root_id,
+        chain=options.get("chain") or sig.get("chain"),
+        callbacks=options.get("link"),
+        errbacks=options.get("link_error"),
+    )
+    return task_id
+
+
+def goes_to_celery(app: Celery, name: str) -> bool:
+    """Whether ``name`` is sent to Celery workers (``celeriac_celery_tasks``: names or
+    glob patterns, e.g. ``["legacy.*"]``)."""
+    patterns = app.conf.get("celeriac_celery_tasks") or ()
+    if isinstance(patterns, str):
+        patterns = [p.strip() for p in patterns.split(",")]
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+
+def send_to_celery(app: Celery, message: TaskMessage, link: Any = None) -> None:
+    """Send a planned call as Celery protocol 2, for a Celery worker to run."""
+    meta = message.headers.get(META)
+    meta = meta if isinstance(meta, Mapping) else {}
+    callbacks = [dict(s) for s in _as_list(link)] or None
+    publish(
+        app,
+        message.name,
+        message.args,
+        message.kwargs,
+        task_id=message.id,
+        queue=message.queue,
+        priority=meta.get("priority"),
+        eta=iso_time(message.eta),
+        expires=iso_time(message.expires),
+        retries=message.retries,
+        time_limit=message.timeout,
+        soft_time_limit=message.soft_timeout,
+        parent_id=message.parent_id,
+        root_id=message.root_id,
+        callbacks=callbacks,
+        errbacks=meta.get("errbacks"),
+        headers={k: v for k, v in message.headers.items() if k != META},
+    )
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
