@@ -238,7 +238,11 @@ class Trace:
                 logger.exception("Errback %r raised an exception", errback.task)
 
     def _errback(self, errback: Any, exc: BaseException, einfo: ExceptionInfo) -> None:
-        if errback.task in self.task.app.tasks and _takes_request(errback):
+        if self.request.get("bridge") is not None and not self.eager:  # came from Celery
+            from .celery_wire import call_errback
+
+            call_errback(self.task.app, errback, self.request, exc, einfo.traceback)
+        elif errback.task in self.task.app.tasks and _takes_request(errback):
             errback(self.request, exc, einfo.traceback)
         elif self.eager:
             errback.apply((self.id,), parent_id=self.id, root_id=self.request.root_id)

@@ -20,8 +20,11 @@ goes to the last task, a chain's ``link_error`` to every task.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
+
+import anyio
 
 from ..core.message import TaskMessage, new_id
 from ._calling import plan
@@ -243,7 +246,13 @@ def send(
     kwargs: dict[str, Any],
     options: Mapping[str, Any],
 ) -> Any:
-    """Send every task of the workflow in one batch; returns its result."""
+    """Send every task of the workflow in one batch; returns its result. A workflow
+    with a task that Celery workers run goes as Celery's messages (celery_wire)."""
+    if app.conf.get("celeriac_celery_tasks"):
+        from . import celery_wire
+
+        if celery_wire.celery_bound(app, sig):
+            return celery_wire.send_workflow(app, sig, args, kwargs, options)
     messages, result = _build(app, sig, args, kwargs, options)
     if messages:
         app.publish(messages)
@@ -258,6 +267,12 @@ async def asend(
     options: Mapping[str, Any],
 ) -> Any:
     """:func:`send` from async code."""
+    if app.conf.get("celeriac_celery_tasks"):
+        from . import celery_wire
+
+        if celery_wire.celery_bound(app, sig):
+            call = functools.partial(celery_wire.send_workflow, app, sig, args, kwargs, options)
+            return await anyio.to_thread.run_sync(call)
     messages, result = _build(app, sig, args, kwargs, options)
     if messages:
         await app.apublish(messages)

@@ -582,6 +582,10 @@ class Celery:
     def AsyncResult(
         self, id: str, backend: Any = None, task_name: str | None = None, parent: Any = None
     ) -> AsyncResult:
+        if self.conf.get("celeriac_celery_tasks"):  # Celery workers keep some results
+            from .celery_wire import EitherResult
+
+            return EitherResult(id, backend, task_name, app=self, parent=parent)
         return AsyncResult(id, backend, task_name, app=self, parent=parent)
 
     def bugreport(self) -> str:

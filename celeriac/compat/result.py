@@ -234,7 +234,7 @@ class AsyncResult(ResultBase):
         if follow_parents and propagate and self.parent is not None:
             self._raise_first_failed_parent()
         try:
-            record = self._ready or self._handle().wait(timeout)
+            record = self._ready or self._wait(timeout)
         except ResultTimeout:
             raise TimeoutError("The operation timed out.") from None
         self._ready = record
@@ -248,6 +248,10 @@ class AsyncResult(ResultBase):
                 self._raise_first_failed_parent()
             raise value
         return value
+
+    def _wait(self, timeout: float | None) -> ResultRecord:
+        """The record once ready (``ResultTimeout`` after ``timeout`` seconds)."""
+        return self._handle().wait(timeout)
 
     def _raise_first_failed_parent(self) -> None:
         """Raise the error of the earliest task before this one that failed (in a

@@ -4,6 +4,8 @@ the results where Celery's AsyncResult reads them (on a private redis-server).""
 
 from __future__ import annotations
 
+import base64
+import gc
 import json
 import os
 import signal
@@ -31,6 +33,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::celery.exceptions.DuplicateTask
 QUEUE = "legacy"
 CELERY_SIDE = "celery-side"  # read by a real Celery worker only
 ROUTES = {"wire.legacy_*": {"queue": CELERY_SIDE}}
+RECORDED: list[tuple[str, str]] = []  # what errbacks saw (the celeriac worker's threads)
 # the Celery side of the fleet: a project its own worker runs
 CELERY_PROJECT = """
 import os
@@ -71,6 +74,7 @@ def fleet(redis_url: str, prefix: str) -> Iterator[tuple[celery.Celery, Celery]]
         celeriac_celery_tasks=["wire.legacy_*"],
     )
     attempts: dict[str, int] = {}
+    RECORDED.clear()
 
     @ours.task(name="wire.add")
     def add(x: int, y: int) -> int:
@@ -83,6 +87,18 @@ def fleet(redis_url: str, prefix: str) -> Iterator[tuple[celery.Celery, Celery]]
     @ours.task(name="wire.boom")
     def boom(text: str) -> None:
         raise ValueError(text)
+
+    @ours.task(name="wire.total")
+    def total(values: list[int]) -> int:
+        return sum(values)
+
+    @ours.task(name="wire.record_error")  # an errback of the old style: the task id
+    def record_error(task_id: str) -> None:
+        RECORDED.append(("old", task_id))
+
+    @ours.task(name="wire.record_failure")  # the new style: request, exception, traceback
+    def record_failure(request: Any, exc: BaseException, traceback: Any) -> None:
+        RECORDED.append(("new", f"{request.id} {exc!r}"))
 
     @ours.task(name="wire.flaky", bind=True, max_retries=3)
     def flaky(self: Any, key: str) -> str:
@@ -99,6 +115,8 @@ def fleet(redis_url: str, prefix: str) -> Iterator[tuple[celery.Celery, Celery]]
     finally:
         worker.stop()
         ours.close()
+        # Celery's results unsubscribe when collected: while its Redis is still there
+        gc.collect()
         theirs.close()
 
 
@@ -277,7 +295,9 @@ def test_undecodable_and_foreign_content_is_dead_lettered(
 
 
 def test_messages_and_results_in_celerys_shapes(fleet: tuple[celery.Celery, Celery]) -> None:
-    from celeriac.compat.celery_wire import Foreign, celery_meta, from_celery, rebuild_exception
+    from celeriac.compat.celery_wire import Foreign, celery_meta, from_celery
+    from celeriac.compat.celery_wire.results import task_outcome
+    from celeriac.core.errors import RemoteTaskError
 
     _, ours = fleet
     headers = {
@@ -306,12 +326,14 @@ def test_messages_and_results_in_celerys_shapes(fleet: tuple[celery.Celery, Cele
         "exc_message": ["k"],
         "exc_module": "builtins",
     }
-    rebuilt = rebuild_exception(meta["result"])
+    rebuilt = task_outcome("FAILURE", meta["result"])
     assert isinstance(rebuilt, KeyError) and rebuilt.args == ("k",)
-    odd = rebuild_exception(
-        {"exc_type": "Gone", "exc_module": "no.such.module", "exc_message": ["x"]}
+    # a class from a module not imported here is never imported because a result names it
+    odd = task_outcome(
+        "FAILURE", {"exc_type": "Gone", "exc_module": "no.such.module", "exc_message": ["x"]}
     )
-    assert type(odd).__name__ == "Gone" and str(odd) == "x"
+    assert isinstance(odd, RemoteTaskError) and "no.such.module.Gone" in str(odd)
+    assert task_outcome("SUCCESS", [1, 2]) == [1, 2]
 
 
 def test_an_expired_call_is_revoked_for_the_celery_caller(
@@ -327,3 +349,143 @@ def test_an_expired_call_is_revoked_for_the_celery_caller(
     with pytest.raises(TaskRevokedError, match="expired"):
         result.get(timeout=10)
     assert result.state == "REVOKED"
+
+
+def _until(check: Any, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_celery_chord_runs_in_celeriac_and_its_body_is_called(
+    fleet: tuple[celery.Celery, Celery],
+) -> None:
+    theirs, _ = fleet
+    header = [theirs.signature("wire.add", args=(i, i)) for i in range(5)]
+    result = celery.chord(header)(theirs.signature("wire.total"))
+    assert result.get(timeout=15) == 20
+    # the chord's keys in Celery's backend are gone once the body is sent
+    backend = theirs.backend.client
+    group_id = result.parent.id
+    assert backend.exists(f"celery-taskset-meta-{group_id}.j") == 0
+    assert backend.get(f"celery-taskset-meta-{group_id}.c") == b"done"
+
+
+def test_a_failed_chord_header_fails_the_body_and_calls_its_errbacks(
+    fleet: tuple[celery.Celery, Celery],
+) -> None:
+    from celery.exceptions import ChordError
+
+    theirs, _ = fleet
+    header = [theirs.signature("wire.add", args=(1, 1)), theirs.signature("wire.boom", ("x",))]
+    body = theirs.signature("wire.total").on_error(theirs.signature("wire.record_error"))
+    body = body.on_error(theirs.signature("wire.record_failure"))
+    result = celery.chord(header)(body)
+    with pytest.raises(ValueError, match="x"):  # Celery's get() raises the header's first
+        result.get(timeout=15)
+    with pytest.raises(ChordError, match=r"Dependency .* raised ValueError\('x'\)"):
+        result.get(timeout=15, follow_parents=False)  # the body's own: a ChordError
+    _until(lambda: len(RECORDED) == 2)
+    assert ("old", result.id) in RECORDED  # sent as a Celery message with the body's id
+    assert any(kind == "new" and text.startswith(result.id) for kind, text in RECORDED)
+
+
+def test_a_celery_callers_errbacks_and_failed_chains(fleet: tuple[celery.Celery, Celery]) -> None:
+    theirs, _ = fleet
+    failed = theirs.send_task(
+        "wire.boom",
+        args=("errback",),
+        link_error=[theirs.signature("wire.record_error"), theirs.signature("wire.record_failure")],
+    )
+    with pytest.raises(ValueError, match="errback"):
+        failed.get(timeout=10)
+    _until(lambda: len(RECORDED) == 2)
+    assert ("old", failed.id) in RECORDED
+    assert ("new", f"{failed.id} ValueError('errback')") in RECORDED
+    # the steps after a failed one fail too (Celery 5.7), so waiting for the last ends
+    chained = (
+        theirs.signature("wire.boom", args=("first",)) | theirs.signature("wire.add", args=(1,))
+    ).apply_async()
+    with pytest.raises(ValueError, match="first"):
+        chained.get(timeout=10)
+    _until(lambda: chained.state == "FAILURE")
+    assert isinstance(chained.result, ValueError)
+
+
+def test_a_workflow_with_a_celery_task_is_sent_in_celerys_shape(
+    fleet: tuple[celery.Celery, Celery], redis_url: str
+) -> None:
+    """No Celery worker runs here: the messages stay on Celery's queue to be read."""
+    from celeriac.compat.canvas import chord, group
+
+    _, ours = fleet
+    double = ours.signature("wire.legacy_double")
+    result = chord([double.clone(args=(i,)) for i in range(3)], ours.signature("wire.total"))()
+    assert isinstance(result, CeleryResult) and result.parent is not None
+    client = redis.Redis.from_url(redis_url)
+    raw = [json.loads(m) for m in client.lrange(CELERY_SIDE, 0, -1)]
+    assert len(raw) == 3
+    headers = [m["headers"] for m in raw]
+    assert {h["group"] for h in headers} == {result.parent.id}
+    assert sorted(h["group_index"] for h in headers) == [0, 1, 2]
+    assert sorted(h["id"] for h in headers) == sorted(r.id for r in result.parent.results)
+    body = json.loads(base64.b64decode(raw[0]["body"]))  # kombu's envelope: base64
+    assert body[2]["chord"]["task"] == "wire.total"
+    assert body[2]["chord"]["options"]["task_id"] == result.id
+    assert client.get(f"celery-taskset-meta-{result.parent.id}.s") == b"3"
+    client.delete(CELERY_SIDE)
+    # a group: each task with the group's id; a celeriac-only workflow stays celeriac's
+    members = group(double.clone(args=(i,)) for i in range(2)).apply_async()
+    assert [r.id for r in members.results] == sorted(
+        (json.loads(m)["headers"]["id"] for m in client.lrange(CELERY_SIDE, 0, -1)),
+        key=[r.id for r in members.results].index,
+    )
+    own = group(ours.signature("wire.add", args=(i, i)) for i in range(2)).apply_async()
+    assert not isinstance(own.results[0], CeleryResult)
+    assert own.get(timeout=10) == [0, 2]
+
+
+@pytest.mark.slow
+def test_workflows_cross_both_ways_with_a_celery_worker(
+    fleet: tuple[celery.Celery, Celery], celery_worker_process: subprocess.Popen[bytes]
+) -> None:
+    from celeriac.compat.canvas import chord, group
+
+    theirs, ours = fleet
+    double = ours.signature("wire.legacy_double")
+    # celeriac's chain: a Celery worker doubles, then the bridge adds
+    chained = (double.clone(args=(2,)) | ours.signature("wire.add", args=(1,))).apply_async()
+    assert chained.get(timeout=15) == 5
+    assert chained.parent is not None and chained.parent.get(timeout=5) == 4
+    # a group on the Celery worker, and app.AsyncResult(id) reading Celery's backend
+    members = group(double.clone(args=(i,)) for i in range(3)).apply_async()
+    assert members.get(timeout=15) == [0, 2, 4]
+    assert ours.AsyncResult(members.results[2].id).get(timeout=5) == 4
+    # a chord whose header runs on both sides and whose body runs in celeriac
+    mixed = chord(
+        [double.clone(args=(5,)), ours.signature("wire.add", args=(1, 2))],
+        ours.signature("wire.total"),
+    )()
+    assert mixed.get(timeout=15) == 13
+    # a group followed by a step in a chain is a chord: the bridge sends it on, a Celery
+    # worker runs its header, the bridge its body; then the other way round
+    add, total = ours.signature("wire.add", args=(1,)), ours.signature("wire.total")
+    first = ours.signature("wire.add", args=(1, 1))
+    upgraded = (first | group(double, double) | total).apply_async()
+    assert upgraded.get(timeout=15) == 8
+    add_two = ours.signature("wire.add", args=(2,))
+    reverse = (double.clone(args=(1,)) | group(add, add_two) | total).apply_async()
+    assert reverse.get(timeout=15) == 7
+    # the same from a Celery producer: header on both sides, body on the Celery worker
+    theirs_mixed = celery.chord(
+        [theirs.signature("wire.add", args=(2, 2)), theirs.signature("wire.legacy_double", (3,))]
+    )(theirs.signature("wire.legacy_double"))
+    assert theirs_mixed.get(timeout=15) == [4, 6, 4, 6]  # the results in order, doubled
+    # errbacks of a task a Celery worker ran reach celeriac's errback tasks
+    failed = ours.send_task(
+        "wire.legacy_fail", args=("gone",), link_error=ours.signature("wire.record_error")
+    )
+    with pytest.raises(KeyError, match="gone"):
+        ours.AsyncResult(failed.id).get(timeout=15)
+    _until(lambda: ("old", failed.id) in RECORDED, 15)

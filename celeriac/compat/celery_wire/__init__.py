@@ -9,12 +9,15 @@ consumes), and is acknowledged to kombu once that is stored, so none is lost bet
 the two. When the task ends, its result is written where Celery's Redis result backend
 keeps it (``celery-task-meta-<id>``, published on the key's channel too), so the Celery
 caller's ``AsyncResult.get()`` returns it, or raises its exception; the rest of a
-Celery chain, and the ``link`` callbacks, are then sent on as Celery messages (a Celery
-worker, or this bridge again, runs them).
+Celery chain, the ``link`` callbacks and the errbacks are then sent on as Celery
+messages (a Celery worker, or this bridge again, runs them), and a chord's header task
+adds its result to the chord in Celery's backend, the last one sending the body.
 
-Out: :func:`publish` sends a task as a Celery protocol 2 message on kombu's transport,
-for Celery workers to run (``app.conf.celeriac_celery_tasks`` names the tasks that go
-this way; see ``Celery.send_call``).
+Out: ``app.conf.celeriac_celery_tasks`` names the tasks Celery workers run: a call of
+one is sent as a Celery protocol 2 message on kombu's transport, and so is any
+workflow (chain, group, chord) with one of them in it, all of its steps in Celery's
+shape (:func:`send_workflow`), the steps celeriac runs reaching it through the bridge.
+Their results are read from Celery's backend; ``app.AsyncResult(id)`` reads both.
 
 What cannot be run here is never dropped silently: a message that is not Celery
 protocol 2 (protocol 1, another producer's), whose content type or body cannot be
@@ -31,29 +34,26 @@ else the broker).
 from __future__ import annotations
 
 from .consumer import CeleryConsumer, dead_letter_key
-from .messages import Foreign, forward, from_celery, goes_to_celery, publish, send_to_celery
-from .results import (
-    CeleryResult,
-    answer,
-    celery_meta,
-    read_result,
-    rebuild_exception,
-    store_result,
-)
+from .messages import Foreign, from_celery, goes_to_celery, publish, send_to_celery
+from .results import CeleryResult, EitherResult, celery_meta, read_result, store_result, to_record
+from .workflows import answer, call_errback, celery_bound, send_workflow
 
 __all__ = [
     "CeleryConsumer",
     "CeleryResult",
+    "EitherResult",
     "Foreign",
     "answer",
+    "call_errback",
+    "celery_bound",
     "celery_meta",
     "dead_letter_key",
-    "forward",
     "from_celery",
     "goes_to_celery",
     "publish",
     "read_result",
-    "rebuild_exception",
     "send_to_celery",
+    "send_workflow",
     "store_result",
+    "to_record",
 ]

@@ -1,6 +1,6 @@
 """Celery protocol 2 messages, both ways: a Celery message read from kombu made a celeriac
 task (:func:`from_celery`), and a celeriac call or a Celery chain's next step sent to
-Celery's queues through kombu (:func:`publish`, :func:`forward`, :func:`send_to_celery`)."""
+Celery's queues through kombu (:func:`publish`, :func:`send_to_celery`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
-from ...core.message import TaskMessage, new_id
+from ...core.message import TaskMessage
 from .. import _calling
 from ..request import META
 from ..request import _iso as iso_time
@@ -26,7 +26,6 @@ __all__ = [
     "Foreign",
     "broker_url",
     "client",
-    "forward",
     "from_celery",
     "goes_to_celery",
     "publish",
@@ -149,6 +148,9 @@ def publish(
     chain: list[Any] | None = None,
     callbacks: list[Any] | None = None,
     errbacks: list[Any] | None = None,
+    chord: Any = None,
+    group_id: str | None = None,
+    group_index: int | None = None,
     headers: Mapping[str, Any] | None = None,
 ) -> None:
     """Send a task as Celery protocol 2 on kombu's Redis transport (to ``queue``)."""
@@ -162,8 +164,8 @@ def publish(
         "shadow": None,
         "eta": eta,
         "expires": expires,
-        "group": None,
-        "group_index": None,
+        "group": group_id,
+        "group_index": group_index,
         "retries": retries,
         "timelimit": [time_limit, soft_time_limit],
         "root_id": root_id or task_id,
@@ -176,7 +178,7 @@ def publish(
     body = [
         args,
         kwargs,
-        {"callbacks": callbacks, "errbacks": errbacks, "chain": chain, "chord": None},
+        {"callbacks": callbacks, "errbacks": errbacks, "chain": chain, "chord": chord},
     ]
     connection = _connection(broker_url(app))
     producer = connection.Producer(serializer="json")
@@ -192,35 +194,6 @@ def publish(
     )
 
 
-def forward(app: Celery, signature: Any, result: Any, parent_id: str, root_id: str) -> str:
-    """Send one of a Celery chain's next steps, or a ``link`` callback, as Celery would:
-    the result first in its arguments (unless immutable), routed by ``task_routes``."""
-    sig = dict(signature)
-    options = dict(sig.get("options") or {})
-    args = list(sig.get("args") or ())
-    if not sig.get("immutable"):
-        args = [result, *args]
-    kwargs = dict(sig.get("kwargs") or {})
-    name = str(sig["task"])
-    task_id = str(options.get("task_id") or new_id())
-    routed = app.router.route(options, name, tuple(args), kwargs, app.tasks.get(name))
-    publish(
-        app,
-        name,
-        args,
-        kwargs,
-        task_id=task_id,
-        queue=str(routed["queue"]),
-        priority=routed.get("priority"),
-        parent_id=parent_id,
-        root_id=root_id,
-        chain=options.get("chain") or sig.get("chain"),
-        callbacks=options.get("link"),
-        errbacks=options.get("link_error"),
-    )
-    return task_id
-
-
 def goes_to_celery(app: Celery, name: str) -> bool:
     """Whether ``name`` is sent to Celery workers (``celeriac_celery_tasks``: names or
     glob patterns, e.g. ``["legacy.*"]``)."""
@@ -234,7 +207,7 @@ def send_to_celery(app: Celery, message: TaskMessage, link: Any = None) -> None:
     """Send a planned call as Celery protocol 2, for a Celery worker to run."""
     meta = message.headers.get(META)
     meta = meta if isinstance(meta, Mapping) else {}
-    callbacks = [dict(s) for s in _as_list(link)] or None
+    callbacks = [_as_dict(s) for s in _as_list(link)] or None
     publish(
         app,
         message.name,
@@ -252,8 +225,16 @@ def send_to_celery(app: Celery, message: TaskMessage, link: Any = None) -> None:
         root_id=message.root_id,
         callbacks=callbacks,
         errbacks=meta.get("errbacks"),
+        chain=meta.get("chain"),
+        chord=meta.get("chord"),
+        group_id=meta.get("group"),
+        group_index=meta.get("group_index"),
         headers={k: v for k, v in message.headers.items() if k != META},
     )
+
+
+def _as_dict(sig: Any) -> dict[str, Any]:
+    return dict(sig.to_dict() if hasattr(sig, "to_dict") else sig)
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -1,34 +1,39 @@
 """Results where Celery's Redis backend keeps them (``celery-task-meta-<id>``): written
-for the tasks that came from Celery (:func:`answer`), read for those sent to Celery
-workers (:class:`CeleryResult`), with exceptions in Celery's shape both ways."""
+for the tasks that came from Celery (:func:`store_result`), read for those sent to
+Celery workers (:class:`CeleryResult`), with exceptions in Celery's shape both ways."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import importlib
 import json
 import time
 import traceback as tb
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ...core.errors import ResultTimeout
+from ...core.result import ExceptionInfo, ResultRecord
 from .. import exceptions as celery_exceptions
 from .. import states
-from ..exceptions import TimeoutError as CeleryTimeoutError
-from ..result import AsyncResult
-from .messages import broker_url, client, forward, logger
+from ..result import AsyncResult, outcome_of
+from .messages import broker_url, client
 
 if TYPE_CHECKING:
     from ..app import Celery
 
 __all__ = [
     "CeleryResult",
-    "answer",
+    "EitherResult",
     "celery_meta",
+    "chord_expires",
+    "encoded_result",
     "read_result",
-    "rebuild_exception",
     "result_backend_url",
+    "result_client",
     "store_result",
+    "task_outcome",
+    "to_record",
 ]
 
 RESULT_PREFIX = "celery-task-meta-"
@@ -88,118 +93,132 @@ def store_result(app: Celery, meta: Mapping[str, Any]) -> None:
     if isinstance(expires, dt.timedelta):
         expires = expires.total_seconds()
     seconds = int(expires) if expires else DEFAULT_EXPIRES
-    redis_client = client(result_backend_url(app))
-    with redis_client.pipeline() as pipe:
+    with result_client(app).pipeline() as pipe:
         pipe.set(key, data, ex=seconds)
         pipe.publish(key, data)
         pipe.execute()
 
 
+def result_client(app: Celery) -> Any:
+    return client(result_backend_url(app))
+
+
+def chord_expires(app: Celery) -> int:
+    """Seconds Celery's backend keeps a chord's keys (``result_chord_expires``, else
+    ``result_expires``; 0: for ever)."""
+    conf = app.conf
+    found = conf.get("result_chord_expires")
+    if found is None:
+        found = conf.result_expires
+    if isinstance(found, dt.timedelta):
+        found = found.total_seconds()
+    return int(found or 0)
+
+
 def read_result(app: Celery, task_id: str) -> dict[str, Any] | None:
     """A result as Celery's Redis backend holds it, or None."""
-    data = client(result_backend_url(app)).get(RESULT_PREFIX + task_id)
+    data = result_client(app).get(RESULT_PREFIX + task_id)
     if data is None:
         return None
     found: dict[str, Any] = json.loads(data)
     return found
 
 
-def answer(app: Celery, request: Any, state: str, value: Any, exc: BaseException | None) -> None:
-    """A task that came from Celery ended (or will retry): its result where Celery reads
-    it and, after a success, the chain's next step and the callbacks sent on."""
-    bridge = getattr(request, "bridge", None)
-    if not isinstance(bridge, Mapping):
-        return
-    task_id = str(request.id)
-    root_id = str(request.root_id or task_id)
-    try:
-        if not bridge.get("ignore_result") or exc is not None:
-            store_result(app, celery_meta(task_id, state, value, exc=exc))
-        if state != "SUCCESS":
-            return
-        chain = list(bridge.get("chain") or ())
-        if chain:
-            step = dict(chain.pop())
-            step["options"] = {**dict(step.get("options") or {}), "chain": chain or None}
-            forward(app, step, value, task_id, root_id)
-        for callback in bridge.get("callbacks") or ():
-            forward(app, callback, value, task_id, root_id)
-    except Exception:
-        logger.exception("Cannot answer Celery for task %s[%s]", request.task, task_id)
+def encoded_result(value: Any, exc: BaseException | None) -> Any:
+    """A value, or an exception, as Celery's backend encodes it in a result."""
+    return _exception_meta(exc) if exc is not None else value
 
 
-def rebuild_exception(value: Mapping[str, Any]) -> BaseException:
-    """The exception a Celery result holds (its class imported when it can be, as
-    Celery's own client does; else one of that name)."""
-    name = str(value.get("exc_type") or "Exception")
-    module_name = str(value.get("exc_module") or "builtins")
+def _exception_info(state: str, value: Any, trace: str | None) -> ExceptionInfo | None:
+    """The exception a Celery result holds, as celeriac keeps exceptions (Celery's own
+    exceptions are celeriac's of the same names; other classes are looked up only in
+    modules already imported here, never imported because a result names them)."""
+    if state not in states.EXCEPTION_STATES or not isinstance(value, Mapping):
+        return None
+    module = str(value.get("exc_module") or "builtins")
+    if module == "celery.exceptions":
+        module = celery_exceptions.__name__
     message = value.get("exc_message")
-    args = list(message) if isinstance(message, list | tuple) else [message]
-    cls: Any = None
+    args = tuple(message) if isinstance(message, list | tuple) else (message,)
+    text = ", ".join(str(a) for a in args)
+    return ExceptionInfo(str(value.get("exc_type") or "Exception"), module, text, args, trace)
+
+
+def to_record(task_id: str, meta: Mapping[str, Any]) -> ResultRecord:
+    """A Celery result as celeriac's result record."""
+    state = str(meta.get("status") or states.PENDING)
+    value = meta.get("result")
+    exc = _exception_info(state, value, meta.get("traceback"))
+    done = meta.get("date_done")
     try:
-        cls = getattr(importlib.import_module(module_name), name, None)
-    except ImportError:
-        cls = None
-    if not (isinstance(cls, type) and issubclass(cls, BaseException)):
-        cls = type(name, (Exception,), {"__module__": module_name})
-    try:
-        exc: BaseException = cls(*args)
-    except Exception:
-        exc = Exception(*args)
-    return exc
+        when = dt.datetime.fromisoformat(str(done)).timestamp() if done else time.time()
+    except ValueError:
+        when = time.time()
+    return ResultRecord(
+        id=task_id,
+        state=state,
+        value=None if exc is not None else value,
+        exc=exc,
+        name=meta.get("name"),
+        retries=int(meta.get("retries") or 0),
+        worker=meta.get("worker"),
+        date_done=when,
+        queue=meta.get("queue"),
+    )
+
+
+def task_outcome(state: str, value: Any) -> Any:
+    """A Celery result's value, or its exception."""
+    return outcome_of(to_record("", {"status": state, "result": value}))
 
 
 class CeleryResult(AsyncResult):
     """The result of a call a Celery worker runs: read where Celery's Redis backend
     keeps it (``celery-task-meta-<id>``)."""
 
-    def _meta(self) -> dict[str, Any] | None:
-        return read_result(self.app, self.id)
+    def _record(self) -> ResultRecord | None:
+        if self._ready is not None:
+            return self._ready
+        meta = read_result(self.app, self.id)
+        record = None if meta is None else to_record(self.id, meta)
+        if record is not None and record.ready:
+            self._ready = record
+        return record
 
-    @property
-    def state(self) -> str:
-        meta = self._meta()
-        return states.PENDING if meta is None else str(meta.get("status"))
+    def _pause(self, seconds: float) -> None:
+        time.sleep(seconds)
 
-    status = state
-
-    @property
-    def result(self) -> Any:
-        meta = self._meta()
-        return None if meta is None else _outcome(meta)
-
-    info = result
-
-    @property
-    def traceback(self) -> str | None:
-        meta = self._meta()
-        return None if meta is None else meta.get("traceback")
-
-    def ready(self) -> bool:
-        return self.state in states.READY_STATES
-
-    def get(  # type: ignore[override]  # the waiting options of Celery's get() are ignored
-        self, timeout: float | None = None, propagate: bool = True, **kwargs: Any
-    ) -> Any:
-        """Wait for Celery's worker to store the result (read every 50 ms at first, then
-        less often)."""
+    def _wait(self, timeout: float | None) -> ResultRecord:
+        """Read until ready: every 50 ms at first, then less often."""
         deadline = None if timeout is None else time.monotonic() + timeout
         pause = 0.05
         while True:
-            meta = self._meta()
-            if meta is not None and meta.get("status") in states.READY_STATES:
-                value = _outcome(meta)
-                if propagate and isinstance(value, BaseException):
-                    raise value
-                return value
+            record = self._record()
+            if record is not None and record.ready:
+                return record
             if deadline is not None and time.monotonic() >= deadline:
-                raise CeleryTimeoutError("The operation timed out.")
-            time.sleep(pause if deadline is None else min(pause, deadline - time.monotonic()))
+                raise ResultTimeout(f"no result for task {self.id} in time")
+            self._pause(pause if deadline is None else min(pause, deadline - time.monotonic()))
             pause = min(pause * 1.5, 0.5)
 
+    def forget(self) -> None:
+        self._ready = None
+        result_client(self.app).delete(RESULT_PREFIX + self.id)
 
-def _outcome(meta: Mapping[str, Any]) -> Any:
-    value = meta.get("result")
-    if meta.get("status") in ("FAILURE", "REVOKED", "RETRY") and isinstance(value, Mapping):
-        return rebuild_exception(value)
-    return value
+
+class EitherResult(CeleryResult):
+    """A result kept by celeriac or, for a call a Celery worker ran, by Celery's
+    backend: what ``app.AsyncResult(id)`` gives in an app that sends tasks to Celery
+    workers (``celeriac_celery_tasks``)."""
+
+    def _record(self) -> ResultRecord | None:
+        own = AsyncResult._record(self)
+        return own if own is not None else super()._record()
+
+    def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(ResultTimeout):  # woken at once by a celeriac result
+            self._handle().wait(max(seconds, 0.001))
+
+    def forget(self) -> None:
+        super().forget()
+        AsyncResult.forget(self)
