@@ -14,7 +14,7 @@ from ._eager import run_coroutine
 if TYPE_CHECKING:
     from .app import Celery
 
-__all__ = ["Control", "Inspect"]
+__all__ = ["Control", "Inspect", "revoke_here"]
 
 T = TypeVar("T")
 
@@ -31,6 +31,15 @@ def _run(app: Celery, work: Callable[[Any], Awaitable[T]]) -> T:
 
     result: T = run_coroutine(go())
     return result
+
+
+def revoke_here(app: Celery, ids: Sequence[str]) -> None:
+    """Revoke tasks in celeriac's queues and workers (not Celery's)."""
+
+    async def revoke(core: Any) -> None:
+        await core.revoke(*ids)
+
+    _run(app, revoke)
 
 
 def _destination(destination: str | Sequence[str] | None) -> list[str] | None:
@@ -56,11 +65,11 @@ class Control:
         """Revoke tasks: queued or scheduled ones never run; running ``async def`` ones
         are cancelled and ones in the process pool stopped (``terminate`` is implied)."""
         ids = [task_id] if isinstance(task_id, str) else list(task_id)
+        revoke_here(self.app, ids)
+        if self.app.conf.get("celeriac_celery_tasks"):  # Celery workers may hold some
+            from .celery_wire import revoke_in_celery
 
-        async def revoke(core: Any) -> None:
-            await core.revoke(*ids)
-
-        _run(self.app, revoke)
+            revoke_in_celery(self.app, ids, terminate=terminate, signal=signal)
 
     def purge(self, connection: Any = None, queues: Iterable[str] | None = None) -> int:
         """Remove the tasks waiting in the app's known queues (or ``queues``): those not

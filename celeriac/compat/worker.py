@@ -285,7 +285,7 @@ def _signalling(name: str, app: Celery, celery_queues: Sequence[str] = ()) -> An
         if celery_queues:
             from .celery_wire import CeleryConsumer
 
-            bridge = CeleryConsumer(app, celery_queues)
+            bridge = CeleryConsumer(app, celery_queues, hostname=name)
             bridge.start()
         signals.worker_ready.send(sender=worker)
         logger.info("%s ready.", name)

@@ -489,3 +489,37 @@ def test_workflows_cross_both_ways_with_a_celery_worker(
     with pytest.raises(KeyError, match="gone"):
         ours.AsyncResult(failed.id).get(timeout=15)
     _until(lambda: ("old", failed.id) in RECORDED, 15)
+    # celeriac's revoke reaches the Celery worker holding a task for later
+    from celeriac.compat.exceptions import TaskRevokedError
+
+    held = ours.send_task("wire.legacy_double", args=(1,), countdown=2)
+    time.sleep(0.5)  # the Celery worker has it (held until its eta)
+    held.revoke()
+    with pytest.raises(TaskRevokedError):
+        held.get(timeout=15)
+
+
+def test_a_celery_callers_revoke_reaches_the_bridge(fleet: tuple[celery.Celery, Celery]) -> None:
+    from celery.exceptions import TaskRevokedError
+
+    theirs, ours = fleet
+    probe = theirs.send_task("wire.add", args=(0, 0))
+    assert probe.get(timeout=10) == 0  # the bridge is reading (and its mailbox listening)
+    later = theirs.send_task("wire.add", args=(1, 1), countdown=3)
+    _until(lambda: ours.AsyncResult(later.id).state != "PENDING" or _scheduled(ours, later.id))
+    later.revoke()  # Celery's broadcast, through its mailbox
+    with pytest.raises(TaskRevokedError):
+        later.get(timeout=10)
+    assert later.state == "REVOKED"
+    time.sleep(3.2)  # past its countdown: it never ran
+    assert ours.AsyncResult(later.id).state == "REVOKED"
+
+
+def _scheduled(app: Celery, task_id: str) -> bool:
+    from celeriac.compat.control import _run
+
+    async def info(core: Any) -> Any:
+        return await core.task_info(task_id)
+
+    found = _run(app, info)
+    return found is not None and found.place == "scheduled"

@@ -19,6 +19,8 @@ workflow (chain, group, chord) with one of them in it, all of its steps in Celer
 shape (:func:`send_workflow`), the steps celeriac runs reaching it through the bridge.
 Their results are read from Celery's backend; ``app.AsyncResult(id)`` reads both.
 
+Revoking reaches both sides through Celery's remote control mailbox (control.py).
+
 What cannot be run here is never dropped silently: a message that is not Celery
 protocol 2 (protocol 1, another producer's), whose content type or body cannot be
 decoded, or that names a task this app does not have, is logged and moved to the Redis
@@ -34,6 +36,7 @@ else the broker).
 from __future__ import annotations
 
 from .consumer import CeleryConsumer, dead_letter_key
+from .control import ControlNode, revoke_in_celery
 from .messages import Foreign, from_celery, goes_to_celery, publish, send_to_celery
 from .results import CeleryResult, EitherResult, celery_meta, read_result, store_result, to_record
 from .workflows import answer, call_errback, celery_bound, send_workflow
@@ -41,6 +44,7 @@ from .workflows import answer, call_errback, celery_bound, send_workflow
 __all__ = [
     "CeleryConsumer",
     "CeleryResult",
+    "ControlNode",
     "EitherResult",
     "Foreign",
     "answer",
@@ -52,6 +56,7 @@ __all__ = [
     "goes_to_celery",
     "publish",
     "read_result",
+    "revoke_in_celery",
     "send_to_celery",
     "send_workflow",
     "store_result",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterable
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...core.errors import BrokerError
 from ...core.message import TaskMessage
+from .control import ControlNode
 from .messages import Foreign, broker_url, client, from_celery, kombu, logger
 
 if TYPE_CHECKING:
@@ -29,8 +31,11 @@ class CeleryConsumer:
     """Reads Celery's queues with kombu in a thread of the worker's process and hands
     each message over to celeriac (see the module docstring)."""
 
-    def __init__(self, app: Celery, queues: Iterable[str], *, prefetch: int = 100) -> None:
+    def __init__(
+        self, app: Celery, queues: Iterable[str], *, prefetch: int = 100, hostname: str = ""
+    ) -> None:
         self.app = app
+        self.control = ControlNode(app, f"bridge.{hostname or socket.gethostname()}")
         self.queues = list(queues)
         self.prefetch = prefetch  # kombu's unacked messages at most: a hand-over's size
         self._pending: list[tuple[TaskMessage, Any]] = []
@@ -68,7 +73,8 @@ class CeleryConsumer:
             queues, callbacks=[self.handle], accept=["json"], prefetch_count=self.prefetch
         )
         consumer.on_decode_error = self._undecodable
-        with consumer:
+        control = self.control.listen(connection)  # revokes from Celery callers
+        with consumer, control:
             logger.info("Celery bridge: reading Celery's queues %s", ", ".join(self.queues))
             while not self._stop.is_set():
                 try:
