@@ -208,11 +208,12 @@ def observe(flavours: list[Flavour]) -> dict[str, dict[str, Any]]:
     """Each flavour's observations, scenario by scenario (both run at the same time)."""
     commands = {f.name: ([sys.executable, "drive.py"], f, f.env) for f in flavours}
     seen = {}
+    root = flavours[0].project.parent
     for name, (code, out, err) in _run_all(commands).items():
+        (root / f"{name}-drive.err").write_text(err)  # each scenario's time, for a look
         if code != 0:
             raise RuntimeError(f"{name} driver failed: {err[-4000:]}")
         seen[name] = json.loads(out)
-    root = flavours[0].project.parent
     (root / "observed.json").write_text(json.dumps(seen, indent=1, sort_keys=True))
     return seen
 

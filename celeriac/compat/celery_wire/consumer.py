@@ -78,8 +78,8 @@ class CeleryConsumer:
             logger.info("Celery bridge: reading Celery's queues %s", ", ".join(self.queues))
             while not self._stop.is_set():
                 try:
-                    connection.drain_events(timeout=1.0)
-                except TimeoutError:  # socket.timeout too: nothing came in a second
+                    connection.drain_events(timeout=0.25)
+                except TimeoutError:  # socket.timeout too: nothing came meanwhile
                     continue
                 while len(self._pending) < self.prefetch:  # what else is there already
                     try:

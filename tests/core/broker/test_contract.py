@@ -151,7 +151,7 @@ async def test_fetch_with_zero_timeout_does_not_wait(broker: Broker) -> None:
     with anyio.fail_after(5):
         start = time.monotonic()
         assert await broker.fetch([Q], "c1", 10, 0, False) == []
-        assert time.monotonic() - start < 0.2
+        assert time.monotonic() - start < 1.0  # a block would be a poll interval or more
 
 
 # -- finish -------------------------------------------------------------------------------
