@@ -523,3 +523,52 @@ def _scheduled(app: Celery, task_id: str) -> bool:
 
     found = _run(app, info)
     return found is not None and found.place == "scheduled"
+
+
+def test_messages_taken_but_not_stored_are_kept_for_kombu(redis_url: str, prefix: str) -> None:
+    """celeriac's Redis is down: what the bridge took stays in kombu's unacked hash (in
+    kombu's format, so kombu can restore it), and goes back to its list at the stop."""
+    from celeriac.compat.celery_wire import CeleryConsumer
+
+    client = redis.Redis.from_url(redis_url)
+    client.delete(QUEUE, "unacked", "unacked_index")
+    theirs = celery.Celery("wire", broker=redis_url, backend=redis_url, set_as_current=False)
+    down = f"redis://127.0.0.1:{_free_port()}/0"  # nothing listens there
+    ours = make_app(down, prefix, celeriac_celery_broker_url=redis_url)
+
+    @ours.task(name="wire.add")
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    sent = theirs.send_task("wire.add", args=(1, 2), queue=QUEUE)
+    bridge = CeleryConsumer(ours, [QUEUE])
+    bridge.start()
+    try:
+        _until(lambda: client.llen(QUEUE) == 0 and client.hlen("unacked") == 1)
+        ((tag, kept),) = client.hgetall("unacked").items()
+        message, exchange, routing_key = json.loads(kept)
+        assert (message["headers"]["id"], exchange, routing_key) == (sent.id, "", QUEUE)
+        assert client.zscore("unacked_index", tag) is not None
+    finally:
+        bridge.stop()
+        ours.close()
+    # stopped: back on its list, nothing left unacknowledged
+    assert client.llen(QUEUE) == 1 and client.hlen("unacked") == 0
+    assert client.zcard("unacked_index") == 0
+    assert bridge.handed == 0
+    # had the bridge died instead, kombu would have put it back from what it kept
+    client.delete(QUEUE)
+    client.hset("unacked", tag, kept)
+    with theirs.connection_for_read() as connection:
+        connection.default_channel.qos.restore_by_tag(tag.decode())
+    theirs.close()
+    (restored,) = client.lrange(QUEUE, 0, -1)
+    assert json.loads(restored)["headers"]["id"] == sent.id and client.hlen("unacked") == 0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
