@@ -572,3 +572,24 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def test_the_bridge_waits_for_celerys_redis(
+    redis_url: str, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Celery's Redis is unreachable: the bridge says so, tries again every second, and
+    still stops at once."""
+    from celeriac.compat.celery_wire import CeleryConsumer
+
+    down = f"redis://127.0.0.1:{_free_port()}/0"
+    ours = make_app(redis_url, prefix, celeriac_celery_broker_url=down)
+    bridge = CeleryConsumer(ours, [QUEUE])
+    with caplog.at_level("ERROR", logger="celeriac.worker"):
+        bridge.start()
+        _until(lambda: "reconnecting in 1 second" in caplog.text)
+        started = time.monotonic()
+        bridge.stop()
+    assert time.monotonic() - started < 2.0
+    assert bridge._thread is not None and not bridge._thread.is_alive()
+    assert "Connection refused" in caplog.text or "Error 111" in caplog.text
+    ours.close()

@@ -107,6 +107,7 @@ class CeleryConsumer:
     def _run(self) -> None:
         url = broker_url(self.app)
         options = dict(self.app.conf.get("broker_transport_options") or {})
+        options.setdefault("max_retries", 0)  # this loop tries again, and hears a stop
         while not self._stop.is_set():
             try:
                 with kombu.Connection(url, transport_options=options) as connection:
