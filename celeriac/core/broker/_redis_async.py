@@ -80,11 +80,12 @@ class AsyncRedisBase(RedisBase):
     async def _call(self, name: str, keys: list[str], args: Sequence[Any]) -> Any:
         """One script call; reloads the script when Redis has forgotten it (restart, flush)."""
         script = SCRIPTS[name]
+        client = self._loop_client()
         try:
-            return await self._redis.evalsha(script.sha, len(keys), *keys, *args)
+            return await client.redis.evalsha(script.sha, len(keys), *keys, *args)
         except NoScriptError:
-            await self._redis.script_load(script.source)
-            return await self._redis.evalsha(script.sha, len(keys), *keys, *args)
+            await client.load_scripts()  # once, however many calls found them gone
+            return await client.redis.evalsha(script.sha, len(keys), *keys, *args)
 
     async def _apply(self, commit: Commit) -> None:
         """Run a commit: its calls in order, or on a Cluster its steps one after another."""
@@ -309,15 +310,32 @@ class _LoopClient:
         self.readers = QueueReaders(read)
         self._ready = not hasattr(client, "initialize")
         self._initializing = asyncio.Lock()
+        self._loading = asyncio.Lock()
+        self._loads = 0  # how many times the scripts were loaded by this client
 
     async def ready(self) -> Any:
-        """The client, once it knows the Cluster's nodes (pub/sub needs that first)."""
+        """The client, once it knows the Cluster's nodes (pub/sub needs that first) and
+        its primaries have the scripts: on a fresh Cluster, concurrent first calls
+        would each load them on every primary at once, more connections than a node's
+        pool holds."""
         if not self._ready:
             async with self._initializing:
                 if not self._ready:
                     await self.redis.initialize()
+                    await self.load_scripts()
                     self._ready = True
         return self.redis
+
+    async def load_scripts(self) -> None:
+        """Load every script (Redis forgot them: a restart, a flush, a new node): one
+        caller loads them, those who found them gone meanwhile wait for it."""
+        seen = self._loads
+        async with self._loading:
+            if self._loads != seen:  # loaded while this one waited
+                return
+            for script in SCRIPTS.values():
+                await self.redis.script_load(script.source)
+            self._loads += 1
 
     async def aclose(self) -> None:
         await self.readers.aclose()

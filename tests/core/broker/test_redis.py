@@ -11,6 +11,7 @@ from typing import Any
 
 import anyio
 import pytest
+import redis
 import redis.asyncio as aioredis
 
 from celeriac.core import BrokerError, ConfigurationError, MemoryBroker, RedisBroker
@@ -25,6 +26,7 @@ from celeriac.core.broker import (
 from celeriac.core.broker._lua import SCRIPTS
 from celeriac.core.keys import GROUP, Keys
 from tests.redis_server import free_port
+from tests.topologies import RedisCluster
 
 pytestmark = pytest.mark.anyio
 
@@ -147,6 +149,30 @@ async def test_scripts_reloaded_after_script_flush(rb: RedisBroker, raw: Any) ->
     await raw.script_flush()
     rb.sync().send([Outgoing("4", Q, 0, b"four")])
     assert [d.data for d in await fetch_now(rb)] == [b"three", b"four"]
+
+
+async def test_a_fresh_cluster_takes_many_concurrent_first_calls(
+    redis_cluster: RedisCluster, prefix: str
+) -> None:
+    """No script loaded anywhere, then 60 calls at once from a new client: the scripts are
+    loaded once, not by every call on every primary (which exhausted a node's pool)."""
+    for port in redis_cluster.ports:
+        with redis.Redis(port=port) as node:
+            node.script_flush()
+    broker = RedisBroker(redis_cluster.cluster_url, prefix=prefix)
+    try:
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as tg:
+                for i in range(30):
+                    tg.start_soon(broker.send, [Outgoing(f"t{i}", f"q{i}", 0, b"x")])
+                    tg.start_soon(broker.stats, f"q{i}")
+        sizes = [(await broker.stats(f"q{i}")).ready for i in range(30)]
+        assert sizes == [1] * 30
+    finally:
+        await broker.aclose()
+    for port in redis_cluster.ports:
+        with redis.Redis(port=port) as node:
+            assert all(node.script_exists(*(s.sha for s in SCRIPTS.values())))
 
 
 async def test_lost_consumer_group_is_recreated(rb: RedisBroker, raw: Any) -> None:
