@@ -88,6 +88,10 @@ class Trace:
         signals.task_prerun.send(
             sender=self.task, task_id=self.id, task=self.task, args=self.args, kwargs=self.kwargs
         )
+        if not self.eager and self.request.get("bridge") is not None:  # came from Celery
+            from .celery_wire import started
+
+            started(self.task, self.request)
 
     def succeeded(self, value: Any) -> Any:
         self.state, self.retval = st.SUCCESS, value

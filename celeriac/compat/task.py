@@ -411,6 +411,11 @@ class Task:
         if task_id is None:
             raise CeleriacError("update_state() needs a task_id outside of a running task")
         self.app.store_state(task_id, state or "PENDING", meta, name=self.name)
+        request = self.request
+        if task_id == request.id and request.get("bridge") is not None and not request.is_eager:
+            from .celery_wire import store_state  # a Celery caller reads it there
+
+            store_state(self.app, request, state or "PENDING", meta)
 
     # -- results and signatures ---------------------------------------------------------
 

@@ -72,6 +72,7 @@ def fleet(redis_url: str, prefix: str) -> Iterator[tuple[celery.Celery, Celery]]
         task_default_queue=QUEUE,
         task_routes=ROUTES,
         celeriac_celery_tasks=["wire.legacy_*"],
+        result_extended=True,
     )
     attempts: dict[str, int] = {}
     RECORDED.clear()
@@ -99,6 +100,13 @@ def fleet(redis_url: str, prefix: str) -> Iterator[tuple[celery.Celery, Celery]]
     @ours.task(name="wire.record_failure")  # the new style: request, exception, traceback
     def record_failure(request: Any, exc: BaseException, traceback: Any) -> None:
         RECORDED.append(("new", f"{request.id} {exc!r}"))
+
+    @ours.task(name="wire.progress", bind=True, track_started=True)
+    def progress(self: Any) -> str:
+        time.sleep(0.4)  # STARTED meanwhile
+        self.update_state(state="PROGRESS", meta={"done": 1})
+        time.sleep(0.4)
+        return "finished"
 
     @ours.task(name="wire.flaky", bind=True, max_retries=3)
     def flaky(self: Any, key: str) -> str:
@@ -129,8 +137,21 @@ def test_a_celery_call_runs_in_celeriac_and_celery_reads_the_result(
     assert result.state == "SUCCESS"
     kwargs = theirs.send_task("wire.add", kwargs={"x": 1, "y": 1}, priority=6)
     assert kwargs.get(timeout=10) == 2
+    assert (result.name, result.args, result.queue) == ("wire.add", [2, 3], QUEUE)  # extended
     burst = [theirs.send_task("wire.add", args=(i, i)) for i in range(60)]  # handed over
     assert [r.get(timeout=15) for r in burst] == [2 * i for i in range(60)]  # in batches
+
+
+def test_started_and_progress_reach_the_celery_caller(
+    fleet: tuple[celery.Celery, Celery],
+) -> None:
+    theirs, _ = fleet
+    result = theirs.send_task("wire.progress")
+    _until(lambda: result.state == "STARTED")
+    assert result.info["pid"] > 0
+    _until(lambda: result.state == "PROGRESS")
+    assert result.info == {"done": 1}
+    assert result.get(timeout=10) == "finished"
 
 
 def test_a_failure_reaches_the_celery_caller_as_its_exception(

@@ -38,7 +38,16 @@ from __future__ import annotations
 from .consumer import CeleryConsumer, dead_letter_key
 from .control import ControlNode, revoke_in_celery
 from .messages import Foreign, from_celery, goes_to_celery, publish, send_to_celery
-from .results import CeleryResult, EitherResult, celery_meta, read_result, store_result, to_record
+from .results import (
+    CeleryResult,
+    EitherResult,
+    celery_meta,
+    read_result,
+    started,
+    store_result,
+    store_state,
+    to_record,
+)
 from .workflows import answer, call_errback, celery_bound, send_workflow
 
 __all__ = [
@@ -59,6 +68,8 @@ __all__ = [
     "revoke_in_celery",
     "send_to_celery",
     "send_workflow",
+    "started",
     "store_result",
+    "store_state",
     "to_record",
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import time
 import traceback as tb
 from collections.abc import Iterable, Mapping
@@ -28,10 +29,13 @@ __all__ = [
     "celery_meta",
     "chord_expires",
     "encoded_result",
+    "extended",
     "read_result",
     "result_backend_url",
     "result_client",
+    "started",
     "store_result",
+    "store_state",
     "task_outcome",
     "to_record",
 ]
@@ -73,6 +77,40 @@ def celery_meta(
         "date_done": dt.datetime.now(dt.timezone.utc).isoformat(),
         "task_id": task_id,
     }
+
+
+def extended(app: Celery, request: Any) -> dict[str, Any]:
+    """What Celery's backend adds to a result with ``result_extended``: the call, its
+    worker and queue."""
+    if not app.conf.get("result_extended"):
+        return {}
+    delivery = getattr(request, "delivery_info", None) or {}
+    return {
+        "name": request.task,
+        "args": list(request.args or ()),
+        "kwargs": dict(request.kwargs or {}),
+        "worker": request.hostname,
+        "retries": request.retries,
+        "queue": delivery.get("routing_key"),
+    }
+
+
+def started(task: Any, request: Any) -> None:
+    """A task that came from Celery started: STARTED where Celery reads it, when the
+    task tracks it (``track_started``, ``task_track_started``), as a Celery worker."""
+    app = task.app
+    tracked = task.track_started
+    if not (tracked if tracked is not None else app.conf.task_track_started):
+        return
+    value = {"pid": os.getpid(), "hostname": request.hostname}
+    meta = {**celery_meta(str(request.id), states.STARTED, value), **extended(app, request)}
+    store_result(app, meta)
+
+
+def store_state(app: Celery, request: Any, state: str, value: Any) -> None:
+    """``update_state`` of a task that came from Celery, where Celery reads it."""
+    meta = {**celery_meta(str(request.id), state, value), **extended(app, request)}
+    store_result(app, meta)
 
 
 def result_backend_url(app: Celery) -> str:

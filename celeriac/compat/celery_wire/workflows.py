@@ -33,6 +33,7 @@ from .results import (
     celery_meta,
     chord_expires,
     encoded_result,
+    extended,
     result_client,
     store_result,
     task_outcome,
@@ -306,7 +307,8 @@ def answer(app: Celery, request: Any, state: str, value: Any, exc: BaseException
     lineage = {"parent_id": task_id, "root_id": str(request.root_id or task_id)}
     try:
         if not bridge.get("ignore_result") or exc is not None:
-            store_result(app, celery_meta(task_id, state, value, exc=exc))
+            meta = celery_meta(task_id, state, value, exc=exc)
+            store_result(app, {**meta, **extended(app, request)})
         if state in states.READY_STATES:
             part_returned(
                 app, task_id, request.group, request.group_index, bridge.get("chord"),

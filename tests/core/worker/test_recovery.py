@@ -14,6 +14,7 @@ from celeriac.core import App, Recovery, Worker
 pytestmark = pytest.mark.anyio
 
 QUICK = Recovery(window=0.5, max_deliveries=5, grace=0.05)
+PATIENT = Recovery(window=1.0, max_deliveries=5, grace=0.05)
 
 
 async def test_another_worker_takes_over_after_a_worker_vanishes(
@@ -61,17 +62,19 @@ async def test_a_slow_task_on_a_live_worker_is_not_taken(app: App) -> None:
     @app.task
     async def slow() -> str:
         runs.append("run")
-        await anyio.sleep(1.5)  # three times the window
+        await anyio.sleep(3.0)  # three times the window
         return "done"
 
     handle = await slow.enqueue()
     with anyio.fail_after(15):
         async with anyio.create_task_group() as tg:
-            owner = Worker(app, name="owner", heartbeat=0.1, recovery=QUICK, block=0.05)
+            # a window of 1 s: beats 0.1 s apart, even on a loaded machine (two test
+            # processes on two cores), keep the owner alive in it
+            owner = Worker(app, name="owner", heartbeat=0.1, recovery=PATIENT, block=0.05)
             tg.start_soon(owner.run)
             while not runs:
                 await anyio.sleep(0.01)
-            other = Worker(app, name="other", heartbeat=0.1, recovery=QUICK, block=0.05)
+            other = Worker(app, name="other", heartbeat=0.1, recovery=PATIENT, block=0.05)
             tg.start_soon(other.run)
             assert await handle.result(timeout=10) == "done"
             owner.stop()
