@@ -74,8 +74,24 @@ def fleet(redis_url: str, prefix: str) -> Iterator[tuple[celery.Celery, Celery]]
         celeriac_celery_tasks=["wire.legacy_*"],
         result_extended=True,
     )
-    attempts: dict[str, int] = {}
     RECORDED.clear()
+    _define_tasks(ours)
+    options = WorkerOptions(pool="threads", concurrency=2, celery_queues=[QUEUE])
+    worker = testing.TestWorkController(ours, make_worker(ours, options))
+    worker.start()
+    try:
+        yield theirs, ours
+    finally:
+        worker.stop()
+        ours.close()
+        # Celery's results unsubscribe when collected: while its Redis is still there
+        gc.collect()
+        theirs.close()
+
+
+def _define_tasks(ours: Celery) -> None:
+    """The celeriac side's tasks (the Celery side knows only their names)."""
+    attempts: dict[str, int] = {}
 
     @ours.task(name="wire.add")
     def add(x: int, y: int) -> int:
@@ -114,18 +130,6 @@ def fleet(redis_url: str, prefix: str) -> Iterator[tuple[celery.Celery, Celery]]
         if attempts[key] < 2:
             raise self.retry(countdown=0.2)
         return f"ok after {attempts[key]}"
-
-    options = WorkerOptions(pool="threads", concurrency=2, celery_queues=[QUEUE])
-    worker = testing.TestWorkController(ours, make_worker(ours, options))
-    worker.start()
-    try:
-        yield theirs, ours
-    finally:
-        worker.stop()
-        ours.close()
-        # Celery's results unsubscribe when collected: while its Redis is still there
-        gc.collect()
-        theirs.close()
 
 
 def test_a_celery_call_runs_in_celeriac_and_celery_reads_the_result(
