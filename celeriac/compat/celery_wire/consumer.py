@@ -40,6 +40,8 @@ __all__ = ["CeleryConsumer", "dead_letter_key"]
 # Up to ARGV[1] messages from one queue's lists (KEYS[3..], the first served first),
 # each registered as kombu registers a delivered message: in its unacked hash (KEYS[1]:
 # tag -> [message, exchange, routing key]) and that hash's index (KEYS[2]: tag -> time).
+# KEYS: kombu's unacked hash, its index, the queue's lists by priority.
+# ARGV: how many at most, the time now (s). Returns the messages as kombu stored them.
 TAKE = """
 local want, now = tonumber(ARGV[1]), ARGV[2]
 local taken = {}

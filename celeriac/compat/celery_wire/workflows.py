@@ -58,6 +58,12 @@ GROUP_PREFIX = "celery-taskset-meta-"  # Celery's Redis backend's keys of a grou
 # runs twice); when the results number the chord's size, whoever counted the last takes
 # the claim to send the body (one process only). The keys and values are Celery's, so
 # Celery workers and this bridge can share one chord.
+# KEYS: the joined results (zset: encoded result by header place), the extra count
+#       (tasks added to the header), the size, the places seen (set), the claim.
+# ARGV: task id, encoded result, header place, keys' lifetime (s, 0: none), claim's
+#       lifetime (s), claim token.
+# Returns {results joined, extra count, size, 1 if this call holds the claim}; {-1, ...}
+# once the chord is done.
 PART_RETURNED = """
 local joined, extra, size_key, seen, claim = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local task_id, value, place = ARGV[1], ARGV[2], ARGV[3]
@@ -80,6 +86,8 @@ return {count, more, size, claimed}
 
 # The body is sent: the chord's keys go, and a mark stays so a late copy of a header
 # task cannot start the chord again.
+# KEYS: the claim, the joined results, the extra count, the size, the places seen.
+# ARGV: the claim token, the mark's lifetime (s). Returns 1, or 0 if the claim was lost.
 CHORD_DONE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
