@@ -9,7 +9,6 @@ registered in the core too, run there through the wrapper of ``task.py``.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import importlib
 import threading
 import time
@@ -23,17 +22,14 @@ from ..core import App as CoreApp
 from ..core.errors import BrokerError, ConfigurationError
 from ..core.message import TaskMessage
 from ..core.result import FAILURE, ExceptionInfo, ResultRecord
-from ..core.retry import RetryPolicy
-from ..core.task import Task as CoreTask
 from . import _calling, _django, signals
+from ._app_core import make_core, register_core
 from ._builtins import add_builtins
+from ._discovery import Discovery
 from .config import (
     CeleriacConfigWarning,
     Settings,
-    core_broker_url,
     load_source,
-    mask_url,
-    result_backend_kind,
 )
 from .control import Control
 from .exceptions import ImproperlyConfigured, NotRegistered, OperationalError
@@ -132,7 +128,7 @@ class Celery:
         self._core: CoreApp | None = None
         self._router: Router | None = None
         self._finalized = False
-        self._autodiscover: list[tuple[Any, str]] = []
+        self._autodiscover = Discovery()
         self._warned_options: set[str] = set()
         self.control = Control(self)
         self._fixup = _django.fixup(self)  # Celery's Django fix-up, in a Django project
@@ -232,55 +228,11 @@ class Celery:
         if self._core is None:
             with _lock:
                 if self._core is None:
-                    self._core = self._make_core()
+                    self._core = make_core(self)
                     self.finalize(auto=True)
                     for task in self._tasks.values():
                         self._register_core(task)
         return self._core
-
-    def _make_core(self) -> CoreApp:
-        conf = self.conf
-        self._warn_about_results()
-        options = dict(conf.broker_transport_options or {})
-        accept = list(conf.accept_content or (conf.task_serializer,))
-        expires = conf.result_expires
-        if isinstance(expires, dt.timedelta):
-            expires = expires.total_seconds()
-        return CoreApp(
-            core_broker_url(conf.broker_url, options),
-            main=self.main,
-            prefix=conf.get("celeriac_key_prefix") or "celeriac",
-            serializer=conf.task_serializer,
-            accept=[_short(name) for name in accept],
-            signing_keys=signing_keys(conf.get("celeriac_signing_keys")),
-            result_ttl=float(expires) if expires else None,
-            default_queue=conf.task_default_queue,
-            result_extended=bool(conf.result_extended),
-            priority_steps=_calling.core_steps(self.priority_steps),
-        )
-
-    def _warn_about_results(self) -> None:
-        conf = self.conf
-        kind = result_backend_kind(
-            conf.result_backend,
-            conf.broker_url,
-            broker_transport_options=conf.broker_transport_options,
-        )
-        in_process = str(conf.result_backend).split("://")[0] in ("memory", "cache+memory")
-        if kind in ("other", "other_redis") and not in_process:
-            warnings.warn(
-                f"result_backend {mask_url(str(conf.result_backend))!r} is not the broker: "
-                "celeriac keeps results with the broker (docs/differences.md)",
-                CeleriacConfigWarning,
-                stacklevel=4,
-            )
-        if conf.result_serializer != conf.task_serializer:
-            warnings.warn(
-                f"result_serializer {conf.result_serializer!r} differs from task_serializer "
-                f"{conf.task_serializer!r}: celeriac encodes both with task_serializer",
-                CeleriacConfigWarning,
-                stacklevel=4,
-            )
 
     @property
     def priority_steps(self) -> tuple[int, ...]:
@@ -290,48 +242,8 @@ class Celery:
         return tuple(sorted(int(step) for step in steps))
 
     def _register_core(self, task: TaskBase) -> None:
-        if self._core is None:
-            return
-        self._annotate(task)
-        core_task: CoreTask[Any, Any] = CoreTask(
-            self._core,
-            task.worker_function(),
-            task.name or "",
-            self._core_defaults(task),
-            track_started=bool(
-                task.track_started
-                if task.track_started is not None
-                else self.conf.task_track_started
-            ),
-            retry_policy=RetryPolicy(),
-            rate_limit=self._rate_limit(task),
-        )
-        self._core.tasks[core_task.name] = core_task
-
-    def _annotate(self, task: TaskBase) -> None:
-        """Apply ``task_annotations`` as Celery does: the first annotation for the task's
-        name, then the first for ``'*'`` (dicts, or objects with ``annotate(task)``)."""
-        annotations = self.conf.task_annotations
-        if not annotations:
-            return
-        items = annotations if isinstance(annotations, list | tuple) else [annotations]
-        for key in (task.name, "*"):
-            found = next((a for a in (_annotation(i, key, task) for i in items) if a), None)
-            for attr, value in (found or {}).items():
-                setattr(task, attr, value)
-
-    def _rate_limit(self, task: TaskBase) -> float | None:
-        if self.conf.worker_disable_rate_limits:
-            return None
-        limit = (
-            task.rate_limit if task.rate_limit is not None else self.conf.task_default_rate_limit
-        )
-        return per_second(limit)
-
-    def _core_defaults(self, task: TaskBase) -> Any:
-        from ..core.options import SendOptions
-
-        return SendOptions(timeout=task.time_limit, soft_timeout=task.soft_time_limit)
+        if self._core is not None:
+            register_core(self, self._core, task)
 
     @property
     def router(self) -> Router:
@@ -424,18 +336,9 @@ class Celery:
     ) -> None:
         """Import ``<package>.<related_name>`` for each package, when the app is
         finalized (or now with ``force``); with no packages, Django's installed apps."""
-        self._autodiscover.append((packages, related_name or ""))
+        self._autodiscover.add(packages, related_name or "")
         if force:
-            self._discover()
-
-    def _discover(self) -> None:
-        pending, self._autodiscover = self._autodiscover, []
-        for packages, related in pending:
-            names = packages() if callable(packages) else packages
-            if names is None:
-                names = _django_apps()
-            for package in names:
-                _import_related(package, related)
+            self._autodiscover.run()
 
     def finalize(self, auto: bool = False) -> None:
         """Mark the app finalized (Celery binds its pending tasks here; ours are bound
@@ -451,7 +354,7 @@ class Celery:
         signals.import_modules.send(sender=self)
         for module in (*tuple(self.conf.imports or ()), *tuple(self.conf.include or ())):
             importlib.import_module(module)
-        self._discover()
+        self._autodiscover.run()
 
     # -- calling ------------------------------------------------------------------------
 
@@ -724,57 +627,6 @@ def shared_task(*args: Any, **options: Any) -> Any:
     return create
 
 
-def _annotation(item: Any, key: str | None, task: TaskBase) -> Mapping[str, Any] | None:
-    if hasattr(item, "annotate"):
-        found: Mapping[str, Any] | None = item.annotate(task) if key != "*" else None
-        return found
-    return item.get(key) if isinstance(item, Mapping) else None
-
-
-def signing_keys(value: Any) -> Any:
-    """``celeriac_signing_keys`` as the core takes it. A list of bare secrets (the first
-    signs, all verify) gets key ids derived from each secret, so that every process
-    names a key the same way; a secret, a ``{key_id: secret}`` mapping or ``(key_id,
-    secret)`` pairs pass as they are."""
-    if not value or isinstance(value, str | bytes | Mapping):
-        return value or None
-    items = list(value)
-    if all(isinstance(item, tuple | list) and len(item) == 2 for item in items):
-        return items
-    return [(_key_id(secret), secret) for secret in items]
-
-
-def _key_id(secret: str | bytes) -> str:
-    raw = secret.encode() if isinstance(secret, str) else secret
-    return "k" + hashlib.sha256(raw).hexdigest()[:12]
-
-
-_PER = {"s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def per_second(limit: str | float | None) -> float | None:
-    """Celery's rate limit (``"10/s"``, ``"100/m"``, ``"1000/h"``, or a number of tasks
-    per second) as tasks per second; None or 0 for none."""
-    if limit is None or limit == "":
-        return None
-    if isinstance(limit, int | float):
-        return float(limit) or None
-    count, _, unit = str(limit).partition("/")
-    try:
-        rate = float(count) / _PER[unit.strip()[:1] or "s"]
-    except (ValueError, KeyError):
-        raise ImproperlyConfigured(
-            f"rate limit {limit!r} is not one of the forms '10/s', '100/m', '1000/h'"
-        ) from None
-    return rate or None
-
-
-def _short(name: str) -> str:
-    """Celery accepts content types as well as serializer names."""
-    return {"application/json": "json", "application/x-msgpack": "msgpack",
-            "application/x-python-serialize": "pickle"}.get(name, name)  # fmt: skip
-
-
 def _queue_names(queues: Any) -> list[str] | None:
     if not queues:
         return None
@@ -784,28 +636,3 @@ def _queue_names(queues: Any) -> list[str] | None:
 def _import_symbol(path: str) -> Any:
     module, _, attr = path.replace(":", ".").rpartition(".")
     return getattr(importlib.import_module(module), attr)
-
-
-def _import_related(package: str, related: str) -> None:
-    if not related:
-        importlib.import_module(package)
-        return
-    try:
-        importlib.import_module(f"{package}.{related}")
-    except ModuleNotFoundError as exc:
-        if exc.name not in (f"{package}.{related}", package):
-            raise  # the module exists, and something it imports is missing
-
-
-def _django_apps() -> list[str]:
-    try:
-        apps = importlib.import_module("django.apps").apps
-        settings = importlib.import_module("django.conf").settings
-    except ImportError:
-        raise ConfigurationError(
-            "autodiscover_tasks() without packages reads Django's INSTALLED_APPS, but "
-            "Django is not installed: pass the packages"
-        ) from None
-    if apps.ready:  # the apps' own names (an entry may name an AppConfig class)
-        return [config.name for config in apps.get_app_configs()]
-    return list(settings.INSTALLED_APPS)

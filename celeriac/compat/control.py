@@ -145,7 +145,7 @@ class Control:
     ) -> list[dict[str, Any]] | None:
         """Set a task's rate limit in the workers (``"10/m"``, a number per second, or
         None/0 for none), until they restart."""
-        from .app import per_second
+        from ._app_core import per_second
 
         arguments = {"task": task_name, "per_second": per_second(rate_limit)}
         return self.broadcast("rate_limit", arguments, destination, **kwargs)

@@ -364,7 +364,7 @@ def test_typing_checks_arguments_at_send(celery_app: Celery) -> None:
 
 
 def test_rate_limit_spaces_starts_in_a_worker(celery_app: Celery) -> None:
-    from celeriac.compat.app import per_second
+    from celeriac.compat._app_core import per_second
 
     starts: list[float] = []
 
