@@ -4,7 +4,8 @@
   those of workers that died;
 * runners (``run.py``): ``concurrency`` coroutines for ``async def`` tasks on the event
   loop, ``sync_concurrency`` more that run plain functions in threads or processes (a
-  number :meth:`Worker.resize` and the autoscaler, ``autoscale.py``, change at run time);
+  number :meth:`Worker.resize` and the autoscaler, ``autoscale.py``, change at run time:
+  the plain-function pool, ``plain.py``);
 * the finisher (``finish.py``) records outcomes and acknowledges, in batches;
 * the heartbeat (``heartbeat.py``) keeps this worker alive in the broker's eyes;
 * with ``events=True``, the events publisher (``events.py``) sends task events.
@@ -18,12 +19,13 @@ back through recovery.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import anyio
@@ -43,14 +45,14 @@ from .fetch import Fetcher
 from .finish import Finisher, NackItem
 from .heartbeat import Heartbeat
 from .holdings import Holdings
-from .jobs import Jobs, Seats
+from .jobs import Jobs
 from .observe import Observer, observing
+from .plain import POOLS, PlainPool
 from .remote import Remote
-from .run import Job, Runner, SyncPool
+from .run import Job, Runner
 
 __all__ = ["Worker"]
 
-POOLS = ("threads", "processes")
 COLD_FLUSH = 2.0  # seconds a cold stop still gives the finisher to record what is done
 CONTROL_WAIT = 5.0  # seconds a starting worker waits to hear revocations before running
 
@@ -160,19 +162,15 @@ class Worker:
         self._runners_scope: anyio.CancelScope | None = None
         self._control: Control | None = None
         self._heartbeat: Heartbeat | None = None
-        self._pool: SyncPool | None = None  # the process pool, while it is open
-        self._init_sync_pool()
+        self.plain = PlainPool(
+            app,
+            sync_pool,
+            self.sync_concurrency,
+            max_tasks_per_child=max_tasks_per_child,
+            max_memory_per_child=max_memory_per_child,
+            child_init=child_init,
+        )
         self._count_prefetch()
-
-    def _init_sync_pool(self) -> None:
-        """What sizes the plain-function pool (see :meth:`resize`)."""
-        self._seats = Seats(self.sync_concurrency)  # plain functions running at once
-        self._threads: anyio.CapacityLimiter | None = None  # while running
-        self._sync_runners = 0
-        self._add_sync_runner: Callable[[], None] | None = None  # while fetching
-        self._sync_busy = 0  # plain-function jobs taken by a runner, running or waiting
-        self._sync_jobs: Jobs[Job] | None = None  # while fetching
-        self._resizing: anyio.Lock | None = None  # while running
 
     # -- control ------------------------------------------------------------------------
 
@@ -184,38 +182,24 @@ class Worker:
     def renew_pool(self) -> None:
         """Fork the process pool's children again before their next task, so they see
         tasks registered (or modules reloaded) since they started; threads need not."""
-        if self._pool is not None:  # set once it is open, before the lifespan starts
-            self._pool.renew()
+        self.plain.renew()
 
     async def resize(self, size: int) -> None:
         """Run ``size`` plain functions at once from now on (Celery's pool_grow and
-        pool_shrink): the process pool forks or stops children, the thread limit moves,
-        and the worker holds as many more or fewer messages. Running tasks finish."""
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f"the pool needs at least one seat, got {size!r}")
-        if self._resizing is None:  # not running: only the numbers change
-            self._resizing = anyio.Lock()
-        async with self._resizing:
-            if self._pool is not None:
-                await self._pool.resize(size)
-            self.sync_concurrency = size
-            self._seats.resize(size)
-            if self._threads is not None:
-                self._threads.total_tokens = size
-            self._count_prefetch()
-            while self._add_sync_runner is not None and self._sync_runners < size:
-                self._add_sync_runner()
+        pool_shrink; see ``plain.py``); the worker holds as many more or fewer messages.
+        Running tasks finish."""
+        await self.plain.resize(size)
+        self.sync_concurrency = size
+        self._count_prefetch()
 
     @property
     def sync_demand(self) -> int:
         """Plain-function tasks held: running, or waiting for a seat (in line or taken)."""
-        waiting = len(self._sync_jobs) if self._sync_jobs is not None else 0
-        return self._sync_busy + waiting
+        return self.plain.demand
 
     def seat_kind(self, count: int) -> str:
-        """What a seat of the plain-function pool is, for logs: ``processes``..."""
-        kind = "process" if self.sync_pool == "processes" else "thread"
-        return kind if count == 1 else f"{kind}es" if kind == "process" else f"{kind}s"
+        """What ``count`` seats of the plain-function pool are, for logs."""
+        return self.plain.seat_kind(count)
 
     def autoscale_changed(self) -> None:
         """The autoscaler's bounds moved: the prefetch follows its maximum."""
@@ -285,21 +269,20 @@ class Worker:
         once (for a worker that owns its process)."""
         self._stopping = anyio.Event()
         self._runners_scope = anyio.CancelScope()
-        self._resizing = anyio.Lock()
-        self._threads = anyio.CapacityLimiter(self.sync_concurrency)
         if self._stop_asked:
             self._stopping.set()
         async with (
-            self._sync_pool() as pool,
+            self.plain.opened() as pool,
             self._lifespan() as resources,
             publishing(self.app.broker, self.consumer, enabled=self.events) as events,
         ):
             finisher = Finisher(self.app.broker, self._flushed)
+            assert self.plain.threads is not None  # set once the pool is open
             runner = self._runner = Runner(
                 self.app,
                 self.name,
                 finisher,
-                self._threads,
+                self.plain.threads,
                 counters=self.counters,
                 holdings=self.holdings,
                 recovery=self.recovery,
@@ -360,7 +343,7 @@ class Worker:
             yield resources
 
     async def _start(self, heartbeat: Heartbeat) -> None:
-        self._warn_about_thread_limits()
+        self.plain.warn_about_time_limits()
         try:
             await heartbeat.beat()  # alive before holding anything
         except BrokerError as exc:
@@ -381,7 +364,6 @@ class Worker:
 
     async def _fetch_and_run(self, runner: Runner, burst: bool) -> None:
         async_jobs, sync_jobs = Jobs[Job](), Jobs[Job]()
-        self._sync_jobs = sync_jobs
         autoscaler = self.autoscaler
 
         def deliver(delivery: Delivery) -> None:
@@ -401,21 +383,13 @@ class Worker:
         if self._paused:
             fetcher.pause()
         async with anyio.create_task_group() as runners:
-
-            def add_sync_runner() -> None:
-                self._sync_runners += 1
-                runners.start_soon(self._run_sync_jobs, runner, sync_jobs)
-
             for _ in range(self.concurrency):
                 runners.start_soon(self._run_jobs, runner, async_jobs)
-            self._sync_runners = 0
-            for _ in range(self.sync_concurrency):
-                add_sync_runner()
-            self._add_sync_runner = add_sync_runner
+            run_one = functools.partial(self._run_one, runner)
             try:
-                await fetcher.run(burst=burst)
+                with self.plain.serving(sync_jobs, run_one, runners):
+                    await fetcher.run(burst=burst)
             finally:
-                self._add_sync_runner = None
                 async_jobs.close()
                 sync_jobs.close()
 
@@ -438,20 +412,6 @@ class Worker:
     async def _run_jobs(self, runner: Runner, jobs: Jobs[Job]) -> None:
         while (job := await jobs.next()) is not None:
             await self._run_one(runner, job)
-
-    async def _run_sync_jobs(self, runner: Runner, jobs: Jobs[Job]) -> None:
-        """Plain functions: a job runs once it has a seat (their number can change)."""
-        seats = self._seats
-        while (job := await jobs.next()) is not None:
-            self._sync_busy += 1
-            try:
-                await seats.take()
-                try:
-                    await self._run_one(runner, job)
-                finally:
-                    seats.give_back()
-            finally:
-                self._sync_busy -= 1
 
     async def _run_one(self, runner: Runner, job: Job) -> None:
         if self._stop_asked:
@@ -508,37 +468,6 @@ class Worker:
                     logger.warning("worker: Warm shutdown (MainProcess)")
                     self.stop()
 
-    @contextlib.asynccontextmanager
-    async def _sync_pool(self) -> AsyncIterator[SyncPool | None]:
-        if self.sync_pool != "processes":
-            yield None
-            return
-        from .pool import ProcessPool
-
-        async with ProcessPool(
-            _SyncFunctions(self.app),
-            self.sync_concurrency,
-            max_tasks_per_child=self.max_tasks_per_child,
-            max_memory_per_child=self.max_memory_per_child,
-            child_init=self.child_init,
-        ) as pool:
-            self._pool = pool
-            try:
-                yield pool
-            finally:
-                self._pool = None
-
-    def _warn_about_thread_limits(self) -> None:
-        if self.sync_pool != "threads":
-            return
-        for task in self.app.tasks.values():
-            if not task.is_async and (task.defaults.timeout or task.defaults.soft_timeout):
-                logger.warning(
-                    "Task %s has a time limit, but plain functions in the thread pool cannot "
-                    "be stopped: it will not be enforced (use sync_pool='processes').",
-                    task.name,
-                )
-
     def _log_ready(self) -> None:
         logger.info(
             "%s ready: queues=%s concurrency=%d (+%d %s) prefetch=%d broker=%r",
@@ -550,23 +479,3 @@ class Worker:
             self.prefetch,
             self.app.broker,
         )
-
-
-class _SyncFunctions(Mapping[str, Callable[..., Any]]):
-    """The app's plain-function tasks, read when asked: children forked later (renewed,
-    recycled) know the tasks registered since the pool started."""
-
-    def __init__(self, app: App) -> None:
-        self._tasks = app.tasks
-
-    def __getitem__(self, name: str) -> Callable[..., Any]:
-        task = self._tasks[name]
-        if task.is_async:
-            raise KeyError(name)
-        return task.fn
-
-    def __iter__(self) -> Iterator[str]:
-        return (name for name, task in list(self._tasks.items()) if not task.is_async)
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)

@@ -56,7 +56,7 @@ async def test_resize_changes_how_many_plain_functions_run_at_once(
         await worker.resize(1)
         assert most_at_once(await _spans(app, 3, 0.15)) == 1
         if sync_pool == "processes":  # the children of the seats that went are gone
-            assert worker._pool is not None and worker._pool.size == 1
+            assert worker.plain.processes is not None and worker.plain.processes.size == 1
 
 
 async def test_prefetch_follows_the_pool_with_a_multiplier(app: App) -> None:
