@@ -35,6 +35,7 @@ else the broker).
 
 from __future__ import annotations
 
+from .answers import answer, call_errback
 from .consumer import CeleryConsumer, dead_letter_key
 from .control import ControlNode, revoke_in_celery
 from .messages import Foreign, from_celery, goes_to_celery, publish, send_to_celery
@@ -48,7 +49,7 @@ from .results import (
     store_state,
     to_record,
 )
-from .workflows import answer, call_errback, celery_bound, send_workflow
+from .workflows import celery_bound, send_workflow
 
 __all__ = [
     "CeleryConsumer",
