@@ -319,10 +319,11 @@ async def test_clients_survive_a_failover(
     sentinel = redis.asyncio.sentinel.Sentinel(redis_sentinel.sentinels, socket_timeout=5)
     # master_for() does not take redis.Redis's default retry: its connections retry nothing
     bare = sentinel.master_for("mymaster")
-    # retries spanning the failover window (~19 s of backoff); an asyncio client needs
-    # redis.asyncio.retry.Retry: redis.retry.Retry's call_with_retry does not await
+    # retries spanning the failover window, with room for a loaded machine (~39 s of
+    # backoff); an asyncio client needs redis.asyncio.retry.Retry: redis.retry.Retry's
+    # call_with_retry does not await
     patient = sentinel.master_for(
-        "mymaster", retry=AsyncRetry(ExponentialBackoff(cap=0.5, base=0.05), 40)
+        "mymaster", retry=AsyncRetry(ExponentialBackoff(cap=0.5, base=0.05), 80)
     )
     sync_sentinel = redis.sentinel.Sentinel(redis_sentinel.sentinels, socket_timeout=5)
     sync_master = sync_sentinel.master_for("mymaster")
