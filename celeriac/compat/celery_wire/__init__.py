@@ -38,7 +38,7 @@ from __future__ import annotations
 from .answers import answer, call_errback
 from .consumer import CeleryConsumer, dead_letter_key
 from .control import ControlNode, revoke_in_celery
-from .messages import Foreign, from_celery, goes_to_celery, publish, send_to_celery
+from .messages import Foreign, from_celery, goes_to_celery, send_to_celery
 from .results import (
     CeleryResult,
     EitherResult,
@@ -64,7 +64,6 @@ __all__ = [
     "dead_letter_key",
     "from_celery",
     "goes_to_celery",
-    "publish",
     "read_result",
     "revoke_in_celery",
     "send_to_celery",

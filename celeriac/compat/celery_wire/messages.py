@@ -1,6 +1,6 @@
 """Celery protocol 2 messages, both ways: a Celery message read from kombu made a celeriac
 task (:func:`from_celery`), and a celeriac call or a Celery chain's next step sent to
-Celery's queues through kombu (:func:`publish`, :func:`send_to_celery`)."""
+Celery's queues through kombu (:func:`send_to_celery`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import importlib
 import logging
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import redis
@@ -28,12 +28,12 @@ __all__ = [
     "client",
     "from_celery",
     "goes_to_celery",
-    "publish",
     "send_to_celery",
 ]
 
 logger = logging.getLogger("celeriac.worker")
 kombu: Any = importlib.import_module("kombu")  # untyped: reached through Any
+pools: Any = importlib.import_module("kombu.pools")
 
 # the headers of protocol 2 itself; any other header is the caller's own
 PROTOCOL_HEADERS = frozenset(
@@ -121,77 +121,14 @@ def client(url: str) -> redis.Redis:
 _connections: dict[tuple[int, str], Any] = {}
 
 
-def _connection(url: str) -> Any:
+def _producers(url: str) -> Any:
+    """kombu's pool of producers for ``url``, shared by this process's threads (a kombu
+    connection is not thread-safe: each thread borrows its own from the pool)."""
     key = (os.getpid(), url)
     with _clients_lock:
         if key not in _connections:
             _connections[key] = kombu.Connection(url)
-        return _connections[key]
-
-
-def publish(
-    app: Celery,
-    name: str,
-    args: Iterable[Any] = (),
-    kwargs: Mapping[str, Any] | None = None,
-    *,
-    task_id: str,
-    queue: str,
-    priority: int | None = None,
-    eta: str | None = None,
-    expires: str | None = None,
-    retries: int = 0,
-    time_limit: float | None = None,
-    soft_time_limit: float | None = None,
-    parent_id: str | None = None,
-    root_id: str | None = None,
-    chain: list[Any] | None = None,
-    callbacks: list[Any] | None = None,
-    errbacks: list[Any] | None = None,
-    chord: Any = None,
-    group_id: str | None = None,
-    group_index: int | None = None,
-    headers: Mapping[str, Any] | None = None,
-) -> None:
-    """Send a task as Celery protocol 2 on kombu's Redis transport (to ``queue``)."""
-    args = list(args)
-    kwargs = dict(kwargs or {})
-    message_headers = {
-        **dict(headers or {}),
-        "lang": "py",
-        "task": name,
-        "id": task_id,
-        "shadow": None,
-        "eta": eta,
-        "expires": expires,
-        "group": group_id,
-        "group_index": group_index,
-        "retries": retries,
-        "timelimit": [time_limit, soft_time_limit],
-        "root_id": root_id or task_id,
-        "parent_id": parent_id,
-        "argsrepr": repr(tuple(args)),
-        "kwargsrepr": repr(kwargs),
-        "origin": _calling.ORIGIN,
-        "ignore_result": False,
-    }
-    body = [
-        args,
-        kwargs,
-        {"callbacks": callbacks, "errbacks": errbacks, "chain": chain, "chord": chord},
-    ]
-    connection = _connection(broker_url(app))
-    producer = connection.Producer(serializer="json")
-    producer.publish(
-        body,
-        exchange="",
-        routing_key=queue,
-        headers=message_headers,
-        priority=priority,
-        correlation_id=task_id,
-        retry=True,
-        retry_policy={"max_retries": 3, "interval_start": 0.2},
-    )
+        return pools.producers[_connections[key]]
 
 
 def goes_to_celery(app: Celery, name: str) -> bool:
@@ -204,33 +141,48 @@ def goes_to_celery(app: Celery, name: str) -> bool:
 
 
 def send_to_celery(app: Celery, message: TaskMessage, link: Any = None) -> None:
-    """Send a planned call as Celery protocol 2, for a Celery worker to run."""
+    """Send a planned call as Celery protocol 2 on kombu's Redis transport, for a Celery
+    worker to run (``link``: its callbacks)."""
     meta = message.headers.get(META)
     meta = meta if isinstance(meta, Mapping) else {}
-    callbacks = [_as_dict(s) for s in _as_list(link)] or None
-    publish(
-        app,
-        message.name,
-        message.args,
-        message.kwargs,
-        task_id=message.id,
-        queue=message.queue,
-        priority=meta.get("priority"),
-        eta=iso_time(message.eta),
-        expires=iso_time(message.expires),
-        retries=message.retries,
-        time_limit=message.timeout,
-        soft_time_limit=message.soft_timeout,
-        parent_id=message.parent_id,
-        root_id=message.root_id,
-        callbacks=callbacks,
-        errbacks=meta.get("errbacks"),
-        chain=meta.get("chain"),
-        chord=meta.get("chord"),
-        group_id=meta.get("group"),
-        group_index=meta.get("group_index"),
-        headers={k: v for k, v in message.headers.items() if k != META},
-    )
+    args, kwargs = list(message.args), dict(message.kwargs)
+    headers = {
+        **{k: v for k, v in message.headers.items() if k != META},
+        "lang": "py",
+        "task": message.name,
+        "id": message.id,
+        "shadow": meta.get("shadow"),
+        "eta": iso_time(message.eta),
+        "expires": iso_time(message.expires),
+        "group": meta.get("group"),
+        "group_index": meta.get("group_index"),
+        "retries": message.retries,
+        "timelimit": [message.timeout, message.soft_timeout],
+        "root_id": message.root_id or message.id,
+        "parent_id": message.parent_id,
+        "argsrepr": repr(tuple(args)),
+        "kwargsrepr": repr(kwargs),
+        "origin": _calling.ORIGIN,
+        "ignore_result": message.ignore_result,
+    }
+    embed = {
+        "callbacks": [_as_dict(s) for s in _as_list(link)] or None,
+        "errbacks": meta.get("errbacks"),
+        "chain": meta.get("chain"),
+        "chord": meta.get("chord"),
+    }
+    with _producers(broker_url(app)).acquire(block=True) as producer:
+        producer.publish(
+            [args, kwargs, embed],
+            exchange="",
+            routing_key=message.queue,
+            headers=headers,
+            priority=meta.get("priority"),
+            correlation_id=message.id,
+            serializer="json",
+            retry=True,
+            retry_policy={"max_retries": 3, "interval_start": 0.2},
+        )
 
 
 def _as_dict(sig: Any) -> dict[str, Any]:
