@@ -11,12 +11,16 @@
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import redis
 import redis.asyncio as aioredis
+import redis.asyncio.connection as aioredis_connection
+import redis.connection as redis_connection
+import redis.utils as redis_utils
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.asyncio.sentinel import Sentinel as AsyncSentinel
@@ -26,12 +30,6 @@ from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from ..errors import ConfigurationError
-
-try:  # redis-py's blocking connections pack commands with this when hiredis is there
-    from redis.connection import HiredisRespSerializer
-    from redis.utils import HIREDIS_AVAILABLE
-except ImportError:  # pragma: no cover - an older redis-py: its own packing is kept
-    HIREDIS_AVAILABLE = False
 
 __all__ = ["SCHEMES", "Endpoint", "async_client", "parse", "safe_url", "sync_client"]
 
@@ -43,6 +41,8 @@ _SyncClusterNode: Any = ClusterNode
 
 # A Sentinel failover takes a few seconds: retry for about 20.
 FAILOVER_RETRIES = 40
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -133,22 +133,62 @@ def async_client(endpoint: Endpoint, options: dict[str, Any]) -> Any:
 
 def _pack_with_hiredis(pool: Any) -> None:
     """Have an asyncio pool's connections pack commands in C, as redis-py's blocking
-    client does when hiredis is installed: redis-py's asyncio connection always packs
-    in Python, which made packing a worker's batch of results cost 16.5 us per task
+    client does when hiredis is installed: redis-py's asyncio connection packed in Python
+    before 8.2, which made packing a worker's batch of results cost 16.5 us per task
     instead of 4.5 us (the same bytes). Made before the pool opens any connection.
     (A Cluster client makes its nodes' pools itself: it keeps redis-py's packing.)"""
-    if HIREDIS_AVAILABLE:
-        pool.connection_class = _hiredis_packing(pool.connection_class)
+    packer = hiredis_packer()
+    if packer is not None:
+        pool.connection_class = _hiredis_packing(pool.connection_class, packer)
+
+
+# What one command packs to in RESP: a packer is used only if it gives these bytes.
+_PROBE = (("SET", b"key", 1, 2.5, memoryview(b"v")), b"*5\r\n$3\r\nSET\r\n$3\r\nkey\r\n"
+          b"$1\r\n1\r\n$3\r\n2.5\r\n$1\r\nv\r\n")  # fmt: skip
 
 
 @functools.cache
-def _hiredis_packing(connection_class: type[Any]) -> type[Any]:
+def hiredis_packer() -> Any:
+    """redis-py's hiredis command packer, for asyncio connections that lack one; None
+    (with the reason at debug level) when redis-py's own packing is to be kept: hiredis is
+    not installed, redis-py's asyncio connections already pack with it (redis-py 8.2 on),
+    or the packer, an undocumented class of redis-py, is gone or packs differently."""
+    if not getattr(redis_utils, "HIREDIS_AVAILABLE", False):
+        return _keep_own("hiredis is not installed")
+    if redis_py_packs_asyncio_with_hiredis():
+        return _keep_own("its asyncio connections pack with hiredis themselves")
+    serializer: Any = getattr(redis_connection, "HiredisRespSerializer", None)
+    if serializer is None:
+        return _keep_own("it has no HiredisRespSerializer")
+    args, expected = _PROBE
+    try:
+        packer = serializer()
+        packed = b"".join(packer.pack(*args))
+    except Exception as exc:
+        return _keep_own(f"its HiredisRespSerializer fails ({exc!r})")
+    if packed != expected:
+        return _keep_own(f"its HiredisRespSerializer packs {packed!r}, not {expected!r}")
+    return packer
+
+
+def redis_py_packs_asyncio_with_hiredis() -> bool:
+    """Whether redis-py's asyncio connections pack with hiredis already (8.2 on): its
+    asyncio connection module then uses the packer class itself."""
+    return hasattr(aioredis_connection, "HiredisRespSerializer")
+
+
+def _keep_own(reason: str) -> None:
+    logger.debug("asyncio Redis commands packed by redis-py %s's own code: %s",
+                 redis.__version__, reason)  # fmt: skip
+
+
+@functools.cache
+def _hiredis_packing(connection_class: type[Any], packer: Any) -> type[Any]:
     """``connection_class`` (plain, TLS, Unix socket, Sentinel-managed), packing with
-    hiredis."""
-    serializer = HiredisRespSerializer()
+    ``packer``."""
 
     def pack_command(self: Any, *args: Any) -> list[bytes]:
-        packed: list[bytes] = serializer.pack(*args)
+        packed: list[bytes] = packer.pack(*args)
         return packed
 
     return type(connection_class.__name__, (connection_class,), {"pack_command": pack_command})

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+
 import anyio
 import pytest
+import redis
+import redis.asyncio as aioredis
 
 from celeriac.core import ConfigurationError, RedisBroker
-from celeriac.core.broker import Completion, Outgoing
+from celeriac.core.broker import Completion, Outgoing, _connect
 from celeriac.core.broker._connect import async_client, parse, safe_url
 from tests.topologies import RedisSentinel
 
@@ -52,19 +57,122 @@ def test_bad_urls_are_clear_and_hide_the_password(url: str, expected: str) -> No
     assert "***" in str(caught.value)
 
 
+@pytest.fixture
+def packing(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """A fresh look at redis-py's packers (they are looked at once per process), for a test
+    that changes what redis-py appears to have; the look is made anew after it too."""
+    _connect.hiredis_packer.cache_clear()
+    yield monkeypatch
+    monkeypatch.undo()
+    _connect.hiredis_packer.cache_clear()
+
+
+def _without_asyncio_packer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on redis-py before 8.2: its asyncio connections pack in Python."""
+    monkeypatch.setattr(_connect, "redis_py_packs_asyncio_with_hiredis", lambda: False)
+
+
+ARGS = ("EVALSHA", "f" * 40, 2, "k:{a}", "k:{b}", "R", 1, 86400000, 2.5, b"\xc1\x00{}")
+
+
 @pytest.mark.parametrize("url", ["redis://h:1/0", "rediss://h:1/0", "unix:///run/redis.sock"])
-def test_async_connections_pack_commands_in_c_into_the_same_bytes(url: str) -> None:
-    """The asyncio client's connections pack with hiredis (as redis-py's blocking client
-    does) and keep their kind (TLS, Unix socket); the bytes are redis-py's own."""
+def test_async_connections_pack_commands_in_c_into_the_same_bytes(
+    url: str, packing: pytest.MonkeyPatch
+) -> None:
+    """Where redis-py's asyncio connections pack in Python, they pack with hiredis (as
+    redis-py's blocking client does) and keep their kind (TLS, Unix socket); the bytes are
+    redis-py's own."""
     pytest.importorskip("hiredis")
+    _without_asyncio_packer(packing)
     pool = async_client(parse(url), {}).connection_pool
-    packing, plain = pool.connection_class, pool.connection_class.__mro__[1]
-    assert issubclass(packing, plain) and packing.pack_command is not plain.pack_command
-    args = ("EVALSHA", "f" * 40, 2, "k:{a}", "k:{b}", "R", 1, 86400000, "SUCCESS", b"\xc1\x00{}")
-    connection = packing(**pool.connection_kwargs)
-    assert b"".join(connection.pack_command(*args)) == b"".join(
-        plain.pack_command(connection, *args)
-    )
+    packs, plain = pool.connection_class, pool.connection_class.__mro__[1]
+    assert issubclass(packs, plain) and packs.pack_command is not plain.pack_command
+    connection = packs(**pool.connection_kwargs)
+    for args in (ARGS, ("CONFIG GET", "maxmemory"), ("SET", b"k", memoryview(b"v"))):
+        assert b"".join(connection.pack_command(*args)) == b"".join(
+            plain.pack_command(connection, *args)
+        )
+
+
+def test_async_connections_are_left_alone_where_redis_py_packs_with_hiredis(
+    packing: pytest.MonkeyPatch,
+) -> None:
+    """redis-py 8.2 on packs asyncio commands with hiredis itself: its connection class
+    is kept as it is (and the check for it is right about the redis-py installed)."""
+    major, minor = (int(part) for part in redis.__version__.split(".")[:2])
+    assert _connect.redis_py_packs_asyncio_with_hiredis() == ((major, minor) >= (8, 2))
+    pytest.importorskip("hiredis")
+    packing.setattr(_connect, "redis_py_packs_asyncio_with_hiredis", lambda: True)
+    pool = async_client(parse("redis://h:1/0"), {}).connection_pool
+    assert pool.connection_class is aioredis.Connection
+
+
+class _Refuses:
+    def __init__(self, fallback: object, encode: object) -> None: ...
+
+
+class _Differs:
+    def pack(self, *args: object) -> list[bytes]:
+        return [b"*1\r\n$4\r\nPING\r\n"]
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"utils.HIREDIS_AVAILABLE": False}, "hiredis is not installed"),
+        ({"connection.HiredisRespSerializer": None}, "has no HiredisRespSerializer"),
+        ({"connection.HiredisRespSerializer": _Refuses}, "HiredisRespSerializer fails"),
+        ({"connection.HiredisRespSerializer": _Differs}, "HiredisRespSerializer packs"),
+    ],
+)
+@pytest.mark.anyio
+async def test_redis_py_packs_when_its_hiredis_packer_is_gone_or_changed(
+    change: dict[str, object],
+    reason: str,
+    packing: pytest.MonkeyPatch,
+    redis_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The hiredis packer is an undocumented class of redis-py: when a release moves or
+    changes it, redis-py's own packing is kept (said at debug level) and commands still
+    reach Redis intact."""
+    _without_asyncio_packer(packing)
+    for where, value in change.items():
+        module, name = where.split(".")
+        target = {"utils": _connect.redis_utils, "connection": _connect.redis_connection}[module]
+        if value is None:
+            packing.delattr(target, name, raising=False)
+        else:
+            packing.setattr(target, name, value, raising=False)
+    with caplog.at_level(logging.DEBUG, logger=_connect.__name__):
+        client = async_client(parse(redis_url), {})
+    assert client.connection_pool.connection_class is aioredis.Connection
+    assert reason in caplog.text and "own code" in caplog.text
+    try:
+        await client.set("celeriac-test:packing", memoryview(b"\xc1\x00"))
+        assert await client.get("celeriac-test:packing") == b"\xc1\x00"
+    finally:
+        await client.delete("celeriac-test:packing")
+        await client.aclose()
+
+
+@pytest.mark.anyio
+async def test_commands_packed_with_hiredis_reach_redis_intact(
+    packing: pytest.MonkeyPatch, redis_url: str
+) -> None:
+    pytest.importorskip("hiredis")
+    _without_asyncio_packer(packing)
+    client = async_client(parse(redis_url), {})
+    assert client.connection_pool.connection_class is not aioredis.Connection
+    key = "celeriac-test:hiredis"
+    try:
+        for value, stored in ((2.5, b"2.5"), (7, b"7"), ("é", "é".encode()), (b"\x00", b"\x00")):
+            await client.set(key, value)
+            assert await client.get(key) == stored
+        assert await client.execute_command("CONFIG GET", "maxmemory")
+    finally:
+        await client.delete(key)
+        await client.aclose()
 
 
 def test_safe_url_masks_only_the_password() -> None:
