@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import gc
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import celery
@@ -594,6 +596,43 @@ def test_messages_taken_but_not_stored_are_kept_for_kombu(redis_url: str, prefix
     theirs.close()
     (restored,) = client.lrange(QUEUE, 0, -1)
     assert json.loads(restored)["headers"]["id"] == sent.id and client.hlen("unacked") == 0
+
+
+@pytest.mark.parametrize("kombus_own", [True, False], ids=["kombus-namer", "fallback"])
+def test_the_bridge_reads_the_lists_kombu_writes_by_priority(
+    redis_url: str, prefix: str, kombus_own: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every priority a Celery caller gives lands in a list the bridge reads, whether the
+    names come from kombu's channel (an undocumented method) or, where a kombu lacks it,
+    from kombu's naming rule."""
+    import kombu
+
+    from celeriac.compat.celery_wire.consumer import priority_lists
+
+    queue = f"{prefix}-prio"
+    client = redis.Redis.from_url(redis_url)
+    with kombu.Connection(redis_url) as connection:
+        channel = connection.default_channel
+        target = kombu.Queue(queue, routing_key=queue)
+        with connection.Producer() as producer:
+            for priority in range(10):
+                producer.publish({"p": priority}, routing_key=queue, declare=[target],
+                                 priority=priority)  # fmt: skip
+        seen: Any = (
+            channel
+            if kombus_own
+            else SimpleNamespace(sep=channel.sep, priority_steps=channel.priority_steps)
+        )
+        with caplog.at_level(logging.DEBUG, logger="celeriac"):
+            lists = priority_lists(seen, queue)
+    try:
+        assert (" no _q_for_pri" in caplog.text) is not kombus_own
+        written = {key.decode() for key in client.scan_iter(f"{queue}*")}
+        assert written <= set(lists) and len(written) == len(lists)  # 0-2, 3-5, 6-8, 9
+        assert lists[0] == queue
+        assert sum(client.llen(name) for name in lists) == 10
+    finally:
+        client.delete(*lists)
 
 
 def _free_port() -> int:

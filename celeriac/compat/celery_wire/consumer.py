@@ -126,7 +126,7 @@ class CeleryConsumer:
         prefix = str(getattr(channel, "global_keyprefix", "") or "")
         self._unacked = (prefix + channel.unacked_key, prefix + channel.unacked_index_key)
         self._lists = {
-            queue: [prefix + str(channel._q_for_pri(queue, p)) for p in channel.priority_steps]
+            queue: [prefix + name for name in priority_lists(channel, queue)]
             for queue in self._queue_order()
         }
         self._take = client(broker_url(self.app)).register_script(TAKE)
@@ -265,6 +265,20 @@ class CeleryConsumer:
             key,
         )
         self.dead += 1
+
+
+def priority_lists(channel: Any, queue: str) -> list[str]:
+    """The names of kombu's lists for ``queue``, by priority step, first served first.
+    kombu names them with an undocumented method of its Redis channel, asked where it is
+    there; else they are named as kombu 5.3 to 5.7 do: the bare queue for step 0, the
+    queue, the channel's separator and the step for the others."""
+    named = getattr(channel, "_q_for_pri", None)
+    steps = list(channel.priority_steps)
+    if callable(named):
+        return [str(named(queue, step)) for step in steps]
+    logger.debug("Celery bridge: this kombu's Redis channel has no _q_for_pri: its priority "
+                 "lists named as kombu 5.3-5.7 do")  # fmt: skip
+    return [f"{queue}{channel.sep}{step}" if step else queue for step in steps]
 
 
 def _decoded_body(envelope: Mapping[str, Any]) -> Any:
