@@ -13,6 +13,7 @@ import pytest
 
 from compat_tests.conftest import PROJECTS, ROWS, Flavour, observe, own_suites, running, scenarios
 from compat_tests.matrix import compare, compare_suites
+from tests.celery_reference import celery_reference
 from tests.redis_server import RedisServer
 
 # What celeriac shows differently on purpose, each listed in docs/differences.md:
@@ -74,6 +75,7 @@ def project_suites(project_key: str, flavours: list[Flavour]) -> dict[str, Any]:
     return own_suites(PROJECTS[project_key], flavours)
 
 
+@celery_reference
 @pytest.mark.slow
 def test_celeriac_matches_celery(
     project_key: str, scenario: tuple[str, str], observed: dict[str, dict[str, Any]]

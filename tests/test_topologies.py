@@ -47,6 +47,8 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ClusterCrossSlotError, MovedError, RedisClusterException
 
+from tests.conftest import needs_async_cluster
+
 if TYPE_CHECKING:
     from tests.topologies import RedisCluster, RedisSentinel
 
@@ -157,6 +159,7 @@ def test_cluster_script_on_keys_of_one_hash_tag(redis_cluster_url: str) -> None:
         assert script(keys=KEYS_TOGETHER, args=["y"]) == [b"y", b"y"]
 
 
+@needs_async_cluster  # the Cluster as celeriac uses it: redis-py 8.0 on
 def test_cluster_script_across_slots_is_refused(
     redis_cluster: RedisCluster, redis_cluster_url: str
 ) -> None:
@@ -187,6 +190,7 @@ async def test_async_cluster_scripts(redis_cluster_url: str) -> None:
         await client.aclose()
 
 
+@needs_async_cluster  # the Cluster as celeriac uses it: redis-py 8.0 on
 def test_cluster_pubsub(redis_cluster: RedisCluster, redis_cluster_url: str) -> None:
     with redis.cluster.RedisCluster.from_url(redis_cluster_url) as client:
         pubsub = client.pubsub()
@@ -211,6 +215,7 @@ def test_cluster_pubsub(redis_cluster: RedisCluster, redis_cluster_url: str) -> 
 
 
 @pytest.mark.anyio
+@needs_async_cluster  # the Cluster as celeriac uses it: redis-py 8.0 on
 async def test_async_cluster_pubsub(redis_cluster: RedisCluster, redis_cluster_url: str) -> None:
     client = redis.asyncio.cluster.RedisCluster.from_url(redis_cluster_url)
     # the asyncio client learns the slots on its first command: a pubsub made before that
@@ -281,7 +286,8 @@ def test_sentinel_topology(redis_sentinel: RedisSentinel) -> None:
 def test_sync_sentinel_master_and_replica(
     redis_sentinel: RedisSentinel, redis_sentinel_url: str
 ) -> None:
-    with redis.sentinel.Sentinel(redis_sentinel.sentinels, socket_timeout=5) as sentinel:
+    sentinel = redis.sentinel.Sentinel(redis_sentinel.sentinels, socket_timeout=5)
+    try:
         assert sentinel.discover_master("mymaster") == redis_sentinel.master_address()
         with (
             sentinel.master_for("mymaster") as master,
@@ -290,6 +296,19 @@ def test_sync_sentinel_master_and_replica(
             master.set("key", "value")
             assert master.wait(1, 2000) == 1
             assert replica.get("key") == b"value"
+    finally:
+        _close_sentinel(sentinel)
+
+
+def _close_sentinel(sentinel: redis.sentinel.Sentinel) -> None:
+    """Its connections to the sentinels (Sentinel.close() is redis-py 5.1 on)."""
+    for client in sentinel.sentinels:
+        client.close()
+
+
+async def _aclose_sentinel(sentinel: redis.asyncio.sentinel.Sentinel) -> None:
+    for client in sentinel.sentinels:
+        await client.aclose()
 
 
 @pytest.mark.anyio
@@ -307,7 +326,7 @@ async def test_async_sentinel_master_and_replica(
     finally:
         await replica.aclose()
         await master.aclose()
-        await sentinel.aclose()
+        await _aclose_sentinel(sentinel)
 
 
 @pytest.mark.slow
@@ -370,10 +389,10 @@ async def test_clients_survive_a_failover(
         assert (await bare.info("server"))["tcp_port"] == new[1]
     finally:
         sync_master.close()
-        sync_sentinel.close()
+        _close_sentinel(sync_sentinel)
         await patient.aclose()
         await bare.aclose()
-        await sentinel.aclose()
+        await _aclose_sentinel(sentinel)
 
 
 @pytest.mark.anyio
@@ -393,7 +412,7 @@ async def test_topology_usable_after_a_failover(
     finally:
         await replica.aclose()
         await master.aclose()
-        await sentinel.aclose()
+        await _aclose_sentinel(sentinel)
 
 
 @pytest.mark.slow

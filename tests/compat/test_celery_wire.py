@@ -20,6 +20,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import celery
+import celery.exceptions
 import pytest
 import redis
 
@@ -31,7 +32,12 @@ from tests.compat.conftest import make_app
 
 # a Celery app finalized here registers every shared_task other tests made with real
 # Celery, some twice (parametrized): Celery warns about those, not about this module
-pytestmark = pytest.mark.filterwarnings("ignore::celery.exceptions.DuplicateTaskNameWarning")
+# (Celery 5.4 on; before, it says nothing)
+pytestmark = (
+    [pytest.mark.filterwarnings("ignore::celery.exceptions.DuplicateTaskNameWarning")]
+    if hasattr(celery.exceptions, "DuplicateTaskNameWarning")
+    else []
+)
 
 QUEUE = "legacy"
 CELERY_SIDE = "celery-side"  # read by a real Celery worker only

@@ -16,6 +16,7 @@ from celery.app import defaults as celery_defaults
 
 from celeriac.compat import config
 from celeriac.compat.config import DEFAULTS, CeleriacConfigWarning, Settings
+from tests.celery_reference import celery_reference
 
 ENVIRONMENT = (
     "CELERY_BROKER_URL",
@@ -54,6 +55,7 @@ def assert_no_warning(action: Any) -> None:
 # -- reading, as Celery reads ---------------------------------------------------------------
 
 
+@celery_reference
 def test_every_setting_reads_as_in_celery_when_unset() -> None:
     # (Celery's derived values, such as task_default_exchange falling back to the
     # default queue, come only through attributes; ours also through items)
@@ -66,6 +68,7 @@ def test_every_setting_reads_as_in_celery_when_unset() -> None:
     assert not differ
 
 
+@celery_reference
 def test_every_old_name_reads_its_setting_as_in_celery() -> None:
     ours, theirs = Settings(), celery_conf()
     old_names = celery_defaults._TO_NEW_KEY
@@ -99,6 +102,7 @@ def test_unknown_names_raise_as_in_celery() -> None:
 @pytest.mark.parametrize(
     "key", ["broker_url", "CELERY_ALWAYS_EAGER", "CELERYD_CONCURRENCY", "nope", "celery_acks_late"]
 )
+@celery_reference
 def test_contains_as_in_celery(key: str) -> None:
     assert (key in Settings()) == (key in celery_conf())
 
@@ -166,6 +170,7 @@ def test_an_empty_environment_variable_is_ignored(monkeypatch: pytest.MonkeyPatc
         ("CELERY_SEND_EVENTS", "worker_send_task_events", True),
     ],
 )
+@celery_reference
 def test_old_names_write_their_setting_as_in_celery(old: str, new: str, value: Any) -> None:
     ours, theirs = Settings(), celery_conf()
     ours[old] = value

@@ -18,6 +18,10 @@ from celery.exceptions import ImproperlyConfigured
 
 from celeriac.compat.config import CeleriacConfigWarning, Settings, load_envvar, load_source
 from celeriac.core.errors import ConfigurationError
+from tests.celery_reference import celery_reference
+
+# every test here reads a source as Celery does, with Celery's settings
+pytestmark = celery_reference
 
 MakeModule = Callable[[str], str]
 

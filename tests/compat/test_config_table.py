@@ -8,6 +8,10 @@ import pytest
 from celery.app import defaults as celery_defaults
 
 from celeriac.compat._settings import HONOURED, NAMESPACES, OLD_NAMES, SETTINGS
+from tests.celery_reference import celery_reference
+
+# the table is held against Celery's own list of settings
+pytestmark = celery_reference
 
 CELERIAC_OWN = {
     "celeriac_key_prefix",

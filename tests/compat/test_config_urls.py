@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from celery.app.utils import sanitize_url
 from redis.connection import parse_url
 
 from celeriac.compat._config_urls import (
@@ -18,6 +17,12 @@ from celeriac.compat._config_urls import (
 )
 from celeriac.core.broker._connect import parse
 from celeriac.core.errors import ConfigurationError
+from tests.celery_reference import celery_reference
+
+try:  # Celery 5.3 has none: the comparison that needs it is then skipped
+    from celery.app.utils import sanitize_url
+except ImportError:
+    sanitize_url = None
 
 MASTER = {"master_name": "mymaster"}
 
@@ -263,6 +268,7 @@ def test_resolve_urls_refuses_a_broker_that_cannot_work() -> None:
         "not a url",
     ],
 )
+@celery_reference
 def test_mask_url_hides_passwords_as_celery_does(url: str) -> None:
     assert mask_url(url) == sanitize_url(url)
 

@@ -9,6 +9,7 @@ import celery.schedules as real
 import pytest
 
 from celeriac.schedules import crontab, schedule, solar
+from tests.celery_reference import celery_reference
 
 FORMS = [
     {},
@@ -67,6 +68,7 @@ def _celerys_next_event(theirs: real.solar, start: dt.datetime) -> dt.datetime:
     return found.datetime().replace(tzinfo=dt.timezone.utc)  # type: ignore[no-any-return]
 
 
+@celery_reference
 @pytest.mark.parametrize("event", sorted(real.solar._all_events))
 def test_solar_events_fall_when_celerys_do(event: str) -> None:
     pytest.importorskip("ephem")

@@ -127,6 +127,12 @@ def async_client(endpoint: Endpoint, options: dict[str, Any]) -> Any:
         _pack_with_hiredis(client.connection_pool)
         client.celeriac_sentinels = sentinel.sentinels  # closed with the client
         return client
+    if not hasattr(AsyncRedisCluster, "pubsub"):
+        raise ConfigurationError(
+            f"redis+cluster:// needs redis-py 8.0 or newer, whose asyncio Cluster client has "
+            f"the pub/sub that result waits and remote control use; this is redis-py "
+            f"{redis.__version__}: pip install 'redis>=8'"
+        )
     nodes = [aioredis.cluster.ClusterNode(host, port) for host, port in endpoint.nodes]
     return AsyncRedisCluster(startup_nodes=nodes, password=endpoint.password, **options)
 

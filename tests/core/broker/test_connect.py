@@ -175,6 +175,16 @@ async def test_commands_packed_with_hiredis_reach_redis_intact(
         await client.aclose()
 
 
+def test_a_cluster_on_a_redis_py_without_asyncio_cluster_pub_sub_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """redis-py before 8.0 has no pub/sub on its asyncio Cluster client: a clear error
+    naming the fix, not a worker that cannot wait for results."""
+    monkeypatch.delattr(_connect.AsyncRedisCluster, "pubsub", raising=False)
+    with pytest.raises(ConfigurationError, match=r"needs redis-py 8\.0 or newer.*redis>=8"):
+        async_client(parse("redis+cluster://127.0.0.1:7000"), {})
+
+
 def test_safe_url_masks_only_the_password() -> None:
     assert safe_url("redis+sentinel://u:pw@a:1,b:2/m") == "redis+sentinel://u:***@a:1,b:2/m"
     assert safe_url("redis://a:1/0") == "redis://a:1/0"

@@ -25,6 +25,7 @@ from celeriac.core.broker import (
 )
 from celeriac.core.broker._lua import SCRIPTS
 from celeriac.core.keys import GROUP, Keys
+from tests.conftest import needs_async_cluster
 from tests.redis_server import free_port
 from tests.topologies import RedisCluster
 
@@ -151,6 +152,7 @@ async def test_scripts_reloaded_after_script_flush(rb: RedisBroker, raw: Any) ->
     assert [d.data for d in await fetch_now(rb)] == [b"three", b"four"]
 
 
+@needs_async_cluster
 async def test_a_fresh_cluster_takes_many_concurrent_first_calls(
     redis_cluster: RedisCluster, prefix: str
 ) -> None:
