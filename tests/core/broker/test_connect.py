@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 import anyio
 import pytest
-import redis
 import redis.asyncio as aioredis
 
 from celeriac.core import ConfigurationError, RedisBroker
@@ -59,7 +58,7 @@ def test_bad_urls_are_clear_and_hide_the_password(url: str, expected: str) -> No
 
 @pytest.fixture
 def packing(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    """A fresh look at redis-py's packers (they are looked at once per process), for a test
+    """A fresh look at redis-py's packer (it is looked at once per process), for a test
     that changes what redis-py appears to have; the look is made anew after it too."""
     _connect.hiredis_packer.cache_clear()
     yield monkeypatch
@@ -67,23 +66,14 @@ def packing(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     _connect.hiredis_packer.cache_clear()
 
 
-def _without_asyncio_packer(monkeypatch: pytest.MonkeyPatch) -> None:
-    """As on redis-py before 8.2: its asyncio connections pack in Python."""
-    monkeypatch.setattr(_connect, "redis_py_packs_asyncio_with_hiredis", lambda: False)
-
-
-ARGS = ("EVALSHA", "f" * 40, 2, "k:{a}", "k:{b}", "R", 1, 86400000, 2.5, b"\xc1\x00{}")
+ARGS = ("EVALSHA", "f" * 40, 2, "k:{a}", "k:{b}", "R", 1, 86400000, 2.5, b"\xc1\x00{}", "é")
 
 
 @pytest.mark.parametrize("url", ["redis://h:1/0", "rediss://h:1/0", "unix:///run/redis.sock"])
-def test_async_connections_pack_commands_in_c_into_the_same_bytes(
-    url: str, packing: pytest.MonkeyPatch
-) -> None:
-    """Where redis-py's asyncio connections pack in Python, they pack with hiredis (as
-    redis-py's blocking client does) and keep their kind (TLS, Unix socket); the bytes are
-    redis-py's own."""
+def test_async_connections_pack_commands_in_c_into_the_same_bytes(url: str) -> None:
+    """The asyncio client's connections pack with hiredis, straight from the arguments,
+    and keep their kind (TLS, Unix socket); the bytes are redis-py's own."""
     pytest.importorskip("hiredis")
-    _without_asyncio_packer(packing)
     pool = async_client(parse(url), {}).connection_pool
     packs, plain = pool.connection_class, pool.connection_class.__mro__[1]
     assert issubclass(packs, plain) and packs.pack_command is not plain.pack_command
@@ -94,17 +84,17 @@ def test_async_connections_pack_commands_in_c_into_the_same_bytes(
         )
 
 
-def test_async_connections_are_left_alone_where_redis_py_packs_with_hiredis(
-    packing: pytest.MonkeyPatch,
-) -> None:
-    """redis-py 8.2 on packs asyncio commands with hiredis itself: its connection class
-    is kept as it is (and the check for it is right about the redis-py installed)."""
-    major, minor = (int(part) for part in redis.__version__.split(".")[:2])
-    assert _connect.redis_py_packs_asyncio_with_hiredis() == ((major, minor) >= (8, 2))
+@pytest.mark.parametrize(
+    "options", [{"encoding": "latin-1"}, {"encoding_errors": "replace"}, {"encoding": "utf-16"}]
+)
+def test_text_not_encoded_as_utf8_keeps_redis_pys_packing(options: dict[str, str]) -> None:
+    """hiredis encodes text as strict UTF-8: a client told otherwise packs as redis-py
+    does, with its encoding."""
     pytest.importorskip("hiredis")
-    packing.setattr(_connect, "redis_py_packs_asyncio_with_hiredis", lambda: True)
-    pool = async_client(parse("redis://h:1/0"), {}).connection_pool
-    assert pool.connection_class is aioredis.Connection
+    client = async_client(parse("redis://h:1/0"), options)
+    assert client.connection_pool.connection_class is aioredis.Connection
+    utf8 = async_client(parse("redis://h:1/0"), {"encoding": "UTF8"})
+    assert utf8.connection_pool.connection_class is not aioredis.Connection
 
 
 class _Refuses:
@@ -136,7 +126,6 @@ async def test_redis_py_packs_when_its_hiredis_packer_is_gone_or_changed(
     """The hiredis packer is an undocumented class of redis-py: when a release moves or
     changes it, redis-py's own packing is kept (said at debug level) and commands still
     reach Redis intact."""
-    _without_asyncio_packer(packing)
     for where, value in change.items():
         module, name = where.split(".")
         target = {"utils": _connect.redis_utils, "connection": _connect.redis_connection}[module]
@@ -147,7 +136,7 @@ async def test_redis_py_packs_when_its_hiredis_packer_is_gone_or_changed(
     with caplog.at_level(logging.DEBUG, logger=_connect.__name__):
         client = async_client(parse(redis_url), {})
     assert client.connection_pool.connection_class is aioredis.Connection
-    assert reason in caplog.text and "own code" in caplog.text
+    assert reason in caplog.text and "own packing" in caplog.text
     try:
         await client.set("celeriac-test:packing", memoryview(b"\xc1\x00"))
         assert await client.get("celeriac-test:packing") == b"\xc1\x00"
@@ -157,11 +146,8 @@ async def test_redis_py_packs_when_its_hiredis_packer_is_gone_or_changed(
 
 
 @pytest.mark.anyio
-async def test_commands_packed_with_hiredis_reach_redis_intact(
-    packing: pytest.MonkeyPatch, redis_url: str
-) -> None:
+async def test_commands_packed_with_hiredis_reach_redis_intact(redis_url: str) -> None:
     pytest.importorskip("hiredis")
-    _without_asyncio_packer(packing)
     client = async_client(parse(redis_url), {})
     assert client.connection_pool.connection_class is not aioredis.Connection
     key = "celeriac-test:hiredis"
