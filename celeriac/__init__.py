@@ -7,7 +7,7 @@ A Celery project imports from here what it imported from ``celery``::
 The engine underneath is usable on its own as :mod:`celeriac.core`.
 """
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 # the command line installs what app.start(argv) runs
 from .cli import main as _cli  # noqa: F401

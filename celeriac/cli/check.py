@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +37,14 @@ _COMMAND = re.compile(r"(?:^|[\s\"'=:\[,/])(?:python3?\s+-m\s+)?celery(\s+\S.*)$
 _EXEC_FORM = re.compile(r"\[\s*\"(?:[^\"]*/)?celery\"\s*,(.*)\]")
 
 
-def command_findings(path: str, text: str) -> list[Finding]:
-    """The ``celery`` command lines of a file, each checked."""
+def command_findings(path: str, text: str, commands: Mapping[str, Any]) -> list[Finding]:
+    """The ``celery`` command lines of a file, each checked against ``commands`` (the
+    command line's, by name)."""
     found = []
     for number, line in enumerate(text.splitlines(), 1):
         words = _words(line)
         if words is not None:
-            found.append(_command(path, number, words))
+            found.append(_command(path, number, words, commands))
     return found
 
 
@@ -60,9 +62,7 @@ def _words(line: str) -> list[str] | None:
         return match.group(1).split()
 
 
-def _command(path: str, line: int, words: list[str]) -> Finding:
-    from .main import cli
-
+def _command(path: str, line: int, words: list[str], commands: Mapping[str, Any]) -> Finding:
     shown = "celery " + " ".join(words)
     rest = list(words)
     while rest and rest[0].startswith("-"):  # global options, with their values
@@ -74,7 +74,7 @@ def _command(path: str, line: int, words: list[str]) -> Finding:
     sub, flags = rest[0], rest[1:]
     if sub in NOT_BUILT:
         return Finding(path, line, "command", shown, UNSUPPORTED, NOT_BUILT[sub])
-    command: Any = cli.commands.get(sub)
+    command: Any = commands.get(sub)
     if command is None:
         return Finding(path, line, "command", shown, UNSUPPORTED, f"no {sub!r} command")
     known = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
@@ -112,7 +112,10 @@ def _pool_of(flags: list[str]) -> str | None:
 def check(path: Path, strict: bool) -> None:
     """Read a Celery project (no code is run) and say what migrates as is, what behaves
     differently and what is not supported, with the docs page for each."""
-    findings = check_path(path, command_findings)
+    # the commands of the group this one runs under: the celeriac command line
+    commands: Mapping[str, Any] = getattr(click.get_current_context().find_root().command,
+                                          "commands", {})  # fmt: skip
+    findings = check_path(path, lambda name, text: command_findings(name, text, commands))
     click.echo(render(findings, str(path)))
     if strict and any(f.verdict == UNSUPPORTED for f in findings):
         raise SystemExit(1)

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from .. import __version__
+from .._version import __version__
 from ..compat.app import Celery, set_command_line
 from ._app import find_app
 from .beat import beat

@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from ..compat import canvas
+from ..compat.task import Task
 from ._app import command_app
 
 __all__ = ["shell", "shell_namespace"]
@@ -19,11 +21,9 @@ __all__ = ["shell", "shell_namespace"]
 def shell_namespace(app: Any, with_tasks: bool = True) -> dict[str, Any]:
     """What the shell starts with: ``app`` (``celery`` too), Celery's canvas names and
     ``Task``, and the app's tasks by their function's name."""
-    import celeriac
-
-    names: dict[str, Any] = {"app": app, "celery": app, "Task": celeriac.Task}
+    names: dict[str, Any] = {"app": app, "celery": app, "Task": Task}
     for name in ("chord", "group", "chain", "chunks", "xmap", "xstarmap", "subtask", "signature"):
-        names[name] = getattr(celeriac, name)
+        names[name] = getattr(canvas, name)
     if with_tasks:
         for task in app.tasks.values():
             if not str(task.name).startswith("celery."):

@@ -9,6 +9,7 @@ import sys
 from importlib import metadata
 from typing import TYPE_CHECKING
 
+from .._version import __version__
 from ._config_urls import mask_url
 
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ def _scheme(url: str | None) -> str:
 
 
 def bugreport(app: Celery) -> str:
-    from .. import __version__
 
     python = ".".join(str(part) for part in sys.version_info[:3])
     packages = [f"{name}:{_version(name)}" for name in PACKAGES]

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from .._version import __version__
 from ..core.cron import DEFAULT_MAX_INTERVAL, Cron, Every, Periodic, Schedule, Scheduler
 from ..core.errors import ConfigurationError
 from ..core.runtime import run
@@ -145,7 +146,6 @@ def run_beat(
 ) -> None:
     """Run the scheduler alone (``celeriac beat``) until SIGTERM or SIGINT. Any number
     may run, beside workers started with ``-B`` too: each tick is sent once."""
-    from .. import __version__
 
     app.import_default_modules()
     entries = install_beat_schedule(app)

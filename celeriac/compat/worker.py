@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from .._version import __version__
 from ..core import Worker
 from ..core.errors import ConfigurationError, DependencyFailed
 from ..core.message import TaskMessage
@@ -325,7 +326,6 @@ def run_worker(app: Celery, options: WorkerOptions) -> None:
 def banner(app: Celery, options: WorkerOptions, worker: Worker) -> str:
     """The start-up banner, laid out as Celery's (configuration, queues, and the tasks
     at log level INFO or DEBUG) so that operators find what they look for."""
-    from .. import __version__
 
     pool, size = _pool(app, options)
     shown = f"{size} ({pool}), async def tasks: up to {worker.concurrency}"
