@@ -7,7 +7,7 @@
 #                         CI last tested. The default, for scripts/test, demo, compat, bench.
 #   latest  .venv-latest  today's newest releases the ranges in pyproject.toml allow.
 #   lowest  .venv-lowest  celeriac's runtime dependencies at the lowest versions its ranges
-#                         allow (redis 5.0, kombu 5.3, ...), everything else newest.
+#                         allow (redis 5.0.1, kombu 5.3, ...), everything else newest.
 
 CONSTRAINTS=requirements/constraints.txt
 VENV=.venv

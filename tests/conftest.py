@@ -54,12 +54,12 @@ def prefix() -> str:
 # the brokers every broker test runs on; modules that test what Sentinel and Cluster
 # change (the broker contract, the graph, revoke) widen ``broker_kind`` to ALL_BROKERS
 BROKERS = ["memory", "redis", "redis-resp3"]
+ALL_BROKERS = [*BROKERS, "sentinel", "cluster"]
 # a cluster broker needs redis-py 8.0's asyncio Cluster pub/sub (scripts/test --lowest
 # runs on older releases; there it is refused, and its tests skipped)
 ASYNC_CLUSTER = hasattr(AsyncRedisCluster, "pubsub")
 NO_ASYNC_CLUSTER = "redis+cluster:// needs redis-py 8.0 (asyncio Cluster pub/sub)"
 needs_async_cluster = pytest.mark.skipif(not ASYNC_CLUSTER, reason=NO_ASYNC_CLUSTER)
-ALL_BROKERS = [*BROKERS, "sentinel", "cluster"]
 
 
 @pytest.fixture(params=BROKERS)

@@ -301,7 +301,7 @@ def test_sync_sentinel_master_and_replica(
 
 
 def _close_sentinel(sentinel: redis.sentinel.Sentinel) -> None:
-    """Its connections to the sentinels (Sentinel.close() is redis-py 5.1 on)."""
+    """Its connections to the sentinels (redis-py 5.0.1 has no Sentinel.close())."""
     for client in sentinel.sentinels:
         client.close()
 

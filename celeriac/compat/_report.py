@@ -32,7 +32,6 @@ def _scheme(url: str | None) -> str:
 
 
 def bugreport(app: Celery) -> str:
-
     python = ".".join(str(part) for part in sys.version_info[:3])
     packages = [f"{name}:{_version(name)}" for name in PACKAGES]
     broker = app.conf.broker_url

@@ -146,7 +146,6 @@ def run_beat(
 ) -> None:
     """Run the scheduler alone (``celeriac beat``) until SIGTERM or SIGINT. Any number
     may run, beside workers started with ``-B`` too: each tick is sent once."""
-
     app.import_default_modules()
     entries = install_beat_schedule(app)
     interval = float(max_interval or app.conf.beat_max_loop_interval or DEFAULT_MAX_INTERVAL)

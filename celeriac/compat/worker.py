@@ -326,7 +326,6 @@ def run_worker(app: Celery, options: WorkerOptions) -> None:
 def banner(app: Celery, options: WorkerOptions, worker: Worker) -> str:
     """The start-up banner, laid out as Celery's (configuration, queues, and the tasks
     at log level INFO or DEBUG) so that operators find what they look for."""
-
     pool, size = _pool(app, options)
     shown = f"{size} ({pool}), async def tasks: up to {worker.concurrency}"
     if pool == "async":
